@@ -1,0 +1,3 @@
+from iloco.cli import main
+
+raise SystemExit(main())

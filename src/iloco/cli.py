@@ -1,0 +1,174 @@
+"""Command line: every workflow rule calls one of these subcommands, so each stage also
+runs (and is tested) without Snakemake. Errors print as one line and exit with status 2."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from iloco.errors import IlocoError
+
+
+def _floats(text: str) -> list[float]:
+    try:
+        return [float(t) for t in text.split(",") if t.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}") from None
+
+
+def cmd_check_config(a) -> None:
+    from iloco import config
+
+    for path in a.files:
+        config.load(path)
+        print(f"{path}: ok")
+
+
+def cmd_sp1_data(a) -> None:
+    from iloco import io, sp
+
+    inst = sp.make_instances(a.n, a.m, a.k, a.instances, a.seed, a.nonzeros)
+    io.save_npz(a.out, **inst)
+
+
+def cmd_sp1_baselines(a) -> None:
+    from iloco import io, sp
+
+    inst = io.load_npz(a.instances, sp.INSTANCE_KEYS)
+    base = sp.solve_baselines(inst)
+    bad = [i for i, s in enumerate(base["bp_status"]) if s != 0]
+    if bad:
+        raise IlocoError(f"{a.instances}: HiGHS found no optimal basis-pursuit solution for instances {bad}")
+    io.save_npz(a.out, **base)
+
+
+def cmd_sp1_train(a) -> None:
+    import torch
+
+    from iloco import engine, io, sp
+
+    torch.set_num_threads(a.threads)
+    inst = io.load_npz(a.instances, sp.INSTANCE_KEYS)
+    stop = engine.StopRule(a.max_steps, a.tol_loss, a.tol_change, a.check_every)
+    device = engine.resolve_device(a.device)
+    out = sp.train_arrays(
+        inst, a.depth, a.alphas, stop, a.lr, device, engine.resolve_dtype(a.dtype), progress=not a.quiet
+    )
+    io.save_npz(a.out, **out)
+
+
+def cmd_sp1_table(a) -> None:
+    from iloco import io, provenance, sp
+
+    inst = io.load_npz(a.instances, sp.INSTANCE_KEYS)
+    base = io.load_npz(a.baselines, sp.BASELINE_KEYS)
+    shards = {}
+    for path in a.shards:
+        sh = io.load_npz(path, sp.TRAIN_KEYS)
+        shards[int(sh["depth"])] = sh
+    table = sp.tabulate(inst, base, shards)
+    for key, value in provenance.columns(a.config_hash).items():
+        table[key] = value
+    io.write_table(a.out, table)
+
+
+def cmd_sp1_macros(a) -> None:
+    from iloco import io, paper
+
+    table = io.read_table(a.table, paper.SP1_COLUMNS)
+    io.write_text(a.out, paper.sp1_macros(table, a.bp_within, a.l2_within, a.scale))
+
+
+def cmd_latex(a) -> None:
+    from iloco import paper
+
+    paper.build_pdf(a.tex, a.out, a.workdir)
+
+
+def cmd_bench_sp1(a) -> None:
+    from iloco import bench
+
+    table = bench.sp1_trainer(a.instances, a.alphas, a.steps, a.device, a.threads)
+    from iloco import io
+
+    io.write_table(a.out, table)
+    print(table.to_string(index=False))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="iloco", description=__doc__)
+    sub = p.add_subparsers(dest="command", required=True)
+
+    s = sub.add_parser("check-config", help="validate config files against the schema")
+    s.add_argument("files", nargs="+")
+    s.set_defaults(func=cmd_check_config)
+
+    s = sub.add_parser("sp1-data", help="draw sparse-recovery instances (A, x*, y)")
+    for name in ("n", "m", "k", "instances", "seed"):
+        s.add_argument(f"--{name}", type=int, required=True)
+    s.add_argument("--nonzeros", default="gaussian")
+    s.add_argument("--out", required=True)
+    s.set_defaults(func=cmd_sp1_data)
+
+    s = sub.add_parser("sp1-baselines", help="basis pursuit (HiGHS LP) and minimum-l2 solutions")
+    s.add_argument("--instances", required=True)
+    s.add_argument("--out", required=True)
+    s.set_defaults(func=cmd_sp1_baselines)
+
+    s = sub.add_parser("sp1-train", help="train diagonal linear networks on all instances x alphas")
+    s.add_argument("--instances", required=True)
+    s.add_argument("--depth", type=int, required=True)
+    s.add_argument("--alphas", type=_floats, required=True)
+    s.add_argument("--lr", type=float, default=0.5)
+    s.add_argument("--max-steps", type=int, default=100000)
+    s.add_argument("--tol-loss", type=float, default=1e-10)
+    s.add_argument("--tol-change", type=float, default=0.0)
+    s.add_argument("--check-every", type=int, default=100)
+    s.add_argument("--dtype", default="float64")
+    s.add_argument("--device", default="auto")
+    s.add_argument("--threads", type=int, default=1)
+    s.add_argument("--quiet", action="store_true", help="no progress bar")
+    s.add_argument("--out", required=True)
+    s.set_defaults(func=cmd_sp1_train)
+
+    s = sub.add_parser("sp1-table", help="tidy table of the SP1 comparison with provenance")
+    s.add_argument("--instances", required=True)
+    s.add_argument("--baselines", required=True)
+    s.add_argument("--shards", nargs="+", required=True)
+    s.add_argument("--config-hash", required=True)
+    s.add_argument("--out", required=True)
+    s.set_defaults(func=cmd_sp1_table)
+
+    s = sub.add_parser("sp1-macros", help="LaTeX macros of the SP1 numbers")
+    s.add_argument("--table", required=True)
+    s.add_argument("--bp-within", type=float, required=True)
+    s.add_argument("--l2-within", type=float, required=True)
+    s.add_argument("--scale", required=True)
+    s.add_argument("--out", required=True)
+    s.set_defaults(func=cmd_sp1_macros)
+
+    s = sub.add_parser("latex", help="build a PDF with latexmk, atomically")
+    s.add_argument("--tex", required=True)
+    s.add_argument("--workdir", required=True, help="folder for latexmk's auxiliary files")
+    s.add_argument("--out", required=True)
+    s.set_defaults(func=cmd_latex)
+
+    s = sub.add_parser("bench-sp1", help="batched trainer vs per-trial loop, trials per second")
+    s.add_argument("--instances", type=int, default=8)
+    s.add_argument("--alphas", type=_floats, default=[1e-3, 1e-2, 1e-1, 1.0, 10.0])
+    s.add_argument("--steps", type=int, default=2000)
+    s.add_argument("--device", default="auto")
+    s.add_argument("--threads", type=int, default=1)
+    s.add_argument("--out", required=True)
+    s.set_defaults(func=cmd_bench_sp1)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        args.func(args)
+    except IlocoError as exc:
+        print(f"iloco: error: {exc}", file=sys.stderr)
+        return 2
+    return 0

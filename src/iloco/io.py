@@ -1,0 +1,85 @@
+"""Atomic output and checked input: a killed job never leaves a file that looks finished."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from iloco.errors import IlocoError
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; rename it onto ``path`` only on success.
+
+    The temporary file keeps the suffix of ``path`` so that writers which pick their format
+    from the file name (matplotlib, numpy) still work.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
+    os.close(fd)
+    tmp = Path(tmp)
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def write_text(path: str | os.PathLike, text: str) -> None:
+    """Write ``text`` to ``path`` atomically."""
+    with atomic_path(path) as tmp:
+        tmp.write_text(text)
+
+
+def save_npz(path: str | os.PathLike, **arrays: np.ndarray) -> None:
+    """Save arrays to an ``.npz`` file atomically."""
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as fh:
+            np.savez(fh, **arrays)
+
+
+def load_npz(path: str | os.PathLike, keys: tuple[str, ...]) -> dict[str, np.ndarray]:
+    """Load the named arrays of an ``.npz`` file; a missing, corrupt or incomplete file is an error."""
+    path = Path(path)
+    if not path.is_file():
+        raise IlocoError(f"{path}: file not found")
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            missing = [k for k in keys if k not in data.files]
+            if missing:
+                raise IlocoError(f"{path}: corrupt input, missing arrays {', '.join(missing)}")
+            return {k: data[k] for k in keys}
+    except IlocoError:
+        raise
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
+        raise IlocoError(f"{path}: corrupt input ({type(exc).__name__}: {exc})") from None
+
+
+def write_table(path: str | os.PathLike, table: pd.DataFrame) -> None:
+    """Write a tidy table as CSV atomically (full float precision, no index)."""
+    with atomic_path(path) as tmp:
+        table.to_csv(tmp, index=False, float_format="%.17g")
+
+
+def read_table(path: str | os.PathLike, columns: tuple[str, ...] = ()) -> pd.DataFrame:
+    """Read a CSV table and check that the given columns are present."""
+    path = Path(path)
+    if not path.is_file():
+        raise IlocoError(f"{path}: file not found")
+    try:
+        table = pd.read_csv(path)
+    except (OSError, ValueError, pd.errors.ParserError) as exc:
+        raise IlocoError(f"{path}: corrupt table ({type(exc).__name__})") from None
+    missing = [c for c in columns if c not in table.columns]
+    if missing:
+        raise IlocoError(f"{path}: table lacks columns {', '.join(missing)}")
+    return table

@@ -1,0 +1,14 @@
+# Benchmarks: throughput tables, not part of `all`. Run with ./repro bench.
+
+
+rule bench:
+    output:
+        "results/benchmarks/sp1_trainer.csv",
+    params:
+        device=config["device"],
+    log:
+        "results/logs/bench/sp1_trainer.log",
+    benchmark:
+        "results/benchmarks/bench/sp1_trainer.tsv"
+    shell:
+        "iloco bench-sp1 --device {params.device} --out {output} > {log} 2>&1"

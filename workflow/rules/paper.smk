@@ -1,0 +1,18 @@
+# The paper: LaTeX sources in paper/, numbers from paper/generated/, figures from figures/.
+
+
+rule paper:
+    input:
+        tex="paper/main.tex",
+        sections=sorted(Path("paper/sections").glob("*.tex")),
+        bib="paper/references.bib",
+        macros=["paper/generated/sp1.tex"],
+        figures=["figures/sp1_alpha.pdf"],
+    output:
+        "paper/main.pdf",
+    log:
+        "results/logs/paper/latexmk.log",
+    benchmark:
+        "results/benchmarks/paper/latexmk.tsv"
+    shell:
+        "iloco latex --tex {input.tex} --workdir results/paper/latex --out {output} 2> {log}"

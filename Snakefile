@@ -1,7 +1,7 @@
 """iLOCO: regenerates every number, figure and the paper from code and config.
 
-    ./repro paper                                   # quick scale -> paper/main.pdf
-    ./repro paper --configfile config/paper.yaml    # paper scale
+./repro paper                                   # quick scale -> paper/main.pdf
+./repro paper --configfile config/paper.yaml    # paper scale
 """
 
 import sys
@@ -15,7 +15,22 @@ min_version("9.0")
 configfile: "config/config.yaml"
 
 
-sys.path.insert(0, str(Path(workflow.basedir) / "src"))
+SRC = str(Path(workflow.basedir) / "src")
+sys.path.insert(0, SRC)
+ENV = "../../envs/iloco.yaml"  # conda env of every rule (path relative to workflow/rules/)
+# Jobs run `python -m iloco`: the package from src/; outside conda, the Python that runs
+# Snakemake (the venv's), whether or not the venv is activated.
+_conda = "CONDA" in str(workflow.deployment_settings.deployment_method).upper()
+_bin = "" if _conda else str(Path(sys.executable).parent) + ":"
+# (Snakemake formats the prefix like a shell command: braces are doubled.)
+shell.prefix(
+    'export PATH="'
+    + _bin
+    + '$PATH" PYTHONPATH="'
+    + SRC
+    + '${{PYTHONPATH:+:$PYTHONPATH}}"; '
+)
+
 from iloco.config import config_hash, validate
 from iloco.errors import IlocoError
 

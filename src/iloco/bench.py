@@ -50,9 +50,18 @@ def sp1_trainer(instances: int, alphas: list[float], steps: int, device: str, th
         wall = time.perf_counter() - t0
         # flops per step: two batched mat-vecs of size m x n per trial (forward and backward)
         gflops = 2 * 2 * 40 * 100 * trials * steps / wall / 1e9
-        rows.append({"benchmark": "sp1_trainer", "mode": mode, "trials": trials, "steps": steps,
-                     "wall_s": wall, "trials_per_s": trials / wall, "trial_steps_per_s": trials * steps / wall,
-                     "gflops": gflops})
+        rows.append(
+            {
+                "benchmark": "sp1_trainer",
+                "mode": mode,
+                "trials": trials,
+                "steps": steps,
+                "wall_s": wall,
+                "trials_per_s": trials / wall,
+                "trial_steps_per_s": trials * steps / wall,
+                "gflops": gflops,
+            }
+        )
     table = pd.DataFrame(rows)
     table["speedup"] = table["trials_per_s"] / table.loc[table["mode"] == "per-trial loop", "trials_per_s"].iloc[0]
     table["matmul_gflops"] = _matmul_gflops(dev, dtype)

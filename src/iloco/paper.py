@@ -17,8 +17,21 @@ from iloco.errors import IlocoError
 from iloco.io import atomic_path
 
 SP1_COLUMNS = (
-    "instance", "n", "m", "k", "depth", "alpha", "dist_bp", "dist_l2", "dist_xstar",
-    "bp_exact", "steps", "status", "device", "commit", "config_hash",
+    "instance",
+    "n",
+    "m",
+    "k",
+    "depth",
+    "alpha",
+    "dist_bp",
+    "dist_l2",
+    "dist_xstar",
+    "bp_exact",
+    "steps",
+    "status",
+    "device",
+    "commit",
+    "config_hash",
 )
 WORDS = {1: "One", 2: "Two", 3: "Three", 4: "Four", 5: "Five", 6: "Six", 7: "Seven", 8: "Eight", 9: "Nine", 10: "Ten"}
 TEX_PACKAGES = (
@@ -28,16 +41,20 @@ TEX_PACKAGES = (
 
 
 def sci(x: float, digits: int = 2) -> str:
-    """A number in LaTeX math: 0.0031 → 3.1\\times 10^{-3}; exact powers of ten as 10^{e}."""
+    """A number in LaTeX math with ``digits`` significant digits: 0.02 → 0.02, 0.0031 →
+    3.1\\times 10^{-3}; exact powers of ten outside [0.01, 1000) as 10^{e}."""
     if x == 0 or not math.isfinite(x):
         return r"\ensuremath{0}" if x == 0 else r"\ensuremath{\infty}"
     e = math.floor(math.log10(abs(x)))
-    mant = x / 10**e
-    if round(mant, digits - 1) == 10:
+    mant = round(x / 10**e, digits - 1)
+    if abs(mant) >= 10:
         mant, e = mant / 10, e + 1
-    if -2 <= e <= 2 and abs(mant - round(mant)) > 1e-9:
-        return rf"\ensuremath{{{x:.{max(digits - 1 - e, 0)}f}}}"
-    if abs(mant - 1) < 1e-9:
+    if -2 <= e <= 2:
+        text = f"{mant * 10**e:.{max(digits - 1 - e, 0)}f}"
+        if "." in text:
+            text = text.rstrip("0").rstrip(".")
+        return rf"\ensuremath{{{text}}}"
+    if mant == int(mant) == 1:
         return rf"\ensuremath{{10^{{{e}}}}}"
     return rf"\ensuremath{{{mant:.{digits - 1}f}\times 10^{{{e}}}}}"
 
@@ -75,8 +92,14 @@ def sp1_macros(table: pd.DataFrame, bp_within: float, l2_within: float, scale: s
         out.append(_cmd(f"SPone{key.upper()}", str(int(first[key]))))
     out.append(_cmd("SPoneInstances", str(table["instance"].nunique())))
     depths = sorted(table["depth"].unique())
-    out.append(_cmd("SPoneDepths", " and ".join(str(d) for d in depths) if len(depths) < 3
-                    else ", ".join(str(d) for d in depths[:-1]) + f", and {depths[-1]}"))
+    out.append(
+        _cmd(
+            "SPoneDepths",
+            " and ".join(str(d) for d in depths)
+            if len(depths) < 3
+            else ", ".join(str(d) for d in depths[:-1]) + f", and {depths[-1]}",
+        )
+    )
     out.append(_cmd("SPoneBPWithin", sci(bp_within)))
     out.append(_cmd("SPoneLtwoWithin", sci(l2_within)))
     med = table.groupby(["depth", "alpha"], as_index=False)[["dist_bp", "dist_l2", "dist_xstar"]].median()
@@ -85,10 +108,18 @@ def sp1_macros(table: pd.DataFrame, bp_within: float, l2_within: float, scale: s
         md = med[med["depth"] == d]
         a_bp = threshold_below(md["alpha"], md["dist_bp"], bp_within)
         a_l2 = threshold_above(md["alpha"], md["dist_l2"], l2_within)
-        out.append(_cmd(f"SPoneBPRange{w}", "no $\\alpha$ of the grid" if math.isnan(a_bp)
-                        else f"every $\\alpha \\le$ {sci(a_bp)} of the grid"))
-        out.append(_cmd(f"SPoneLtwoRange{w}", "no $\\alpha$ of the grid" if math.isnan(a_l2)
-                        else f"every $\\alpha \\ge$ {sci(a_l2)} of the grid"))
+        out.append(
+            _cmd(
+                f"SPoneBPRange{w}",
+                "no $\\alpha$ of the grid" if math.isnan(a_bp) else f"every $\\alpha \\le$ {sci(a_bp)} of the grid",
+            )
+        )
+        out.append(
+            _cmd(
+                f"SPoneLtwoRange{w}",
+                "no $\\alpha$ of the grid" if math.isnan(a_l2) else f"every $\\alpha \\ge$ {sci(a_l2)} of the grid",
+            )
+        )
         lo, hi = md.iloc[md["alpha"].argmin()], md.iloc[md["alpha"].argmax()]
         out.append(_cmd(f"SPoneAlphaMin{w}", sci(lo["alpha"])))
         out.append(_cmd(f"SPoneAlphaMax{w}", sci(hi["alpha"])))
@@ -123,13 +154,26 @@ def build_pdf(tex: str | os.PathLike, out: str | os.PathLike, workdir: str | os.
         raise IlocoError(f"latexmk not found: install TeX Live (Debian: apt-get install {TEX_PACKAGES})")
     workdir.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ, SOURCE_DATE_EPOCH="0", FORCE_SOURCE_DATE="1")
-    cmd = ["latexmk", "-pdf", "-interaction=nonstopmode", "-halt-on-error", "-file-line-error",
-           f"-outdir={workdir}", tex.name]
+    cmd = [
+        "latexmk",
+        "-pdf",
+        "-interaction=nonstopmode",
+        "-halt-on-error",
+        "-file-line-error",
+        f"-outdir={workdir}",
+        tex.name,
+    ]
     proc = subprocess.run(cmd, cwd=tex.parent, env=env, capture_output=True, text=True)
     log = workdir / (tex.stem + ".log")
     if proc.returncode != 0:
-        first = next((ln for ln in (log.read_text(errors="replace").splitlines() if log.exists() else [])
-                      if ln.startswith("!") or ":" in ln and "error" in ln.lower()), "no error line in the log")
+        first = next(
+            (
+                ln
+                for ln in (log.read_text(errors="replace").splitlines() if log.exists() else [])
+                if ln.startswith("!") or ":" in ln and "error" in ln.lower()
+            ),
+            "no error line in the log",
+        )
         raise IlocoError(f"latexmk failed on {tex} ({first.strip()}); full log: {log}")
     with atomic_path(out) as tmp:
         shutil.copyfile(workdir / (tex.stem + ".pdf"), tmp)

@@ -50,19 +50,42 @@ def sp1_alpha(table: pd.DataFrame, bp_within: float) -> plt.Figure:
     for ax, (col, ylabel, title) in zip(axes, panels, strict=True):
         t[col] = t[col].clip(lower=floor)
         sns.lineplot(
-            data=t, x="alpha", y=col, hue="depth", estimator="median", errorbar=("pi", 80),
-            marker="o", markersize=3, ax=ax, legend=ax is axes[0],
+            data=t,
+            x="alpha",
+            y=col,
+            hue="depth",
+            estimator="median",
+            errorbar=("pi", 80),
+            marker="o",
+            markersize=3,
+            ax=ax,
+            legend=ax is axes[0],
         )
         bad = t[t["status"] != "converged"]
         if len(bad):
-            ax.scatter(bad["alpha"], bad[col], marker="x", color="0.3", s=12, lw=0.8, zorder=5,
-                       label="not converged" if ax is axes[0] else None)
+            ax.scatter(
+                bad["alpha"],
+                bad[col],
+                marker="x",
+                color="0.3",
+                s=12,
+                lw=0.8,
+                zorder=5,
+                label="not converged" if ax is axes[0] else None,
+            )
         ax.set(xscale="log", yscale="log", xlabel=r"initialization scale $\alpha$", ylabel=ylabel, title=title)
-    axes[0].axhline(bp_within, color="0.5", ls=":", lw=0.8, label=f"within {bp_within:g}")
+    axes[0].axhline(bp_within, color="0.5", ls=":", lw=0.8)
     per_inst = table.groupby("instance")[["bp_dist_xstar", "l2_dist_xstar"]].first().median()
-    axes[2].axhline(max(per_inst["l2_dist_xstar"], floor), color="0.3", ls="--", lw=0.8, label=r"min-$\ell_2$")
-    axes[2].axhline(max(per_inst["bp_dist_xstar"], floor), color="0.3", ls=":", lw=0.8, label="basis pursuit")
-    axes[2].legend(fontsize=6, loc="center right")
-    axes[0].legend(fontsize=7, title=None)
-    fig.tight_layout()
+    axes[2].axhline(per_inst["l2_dist_xstar"], color="0.3", ls="--", lw=0.8, label=r"min-$\ell_2$")
+    if per_inst["bp_dist_xstar"] > 1e-6:
+        axes[2].axhline(per_inst["bp_dist_xstar"], color="0.3", ls=":", lw=0.8, label="basis pursuit")
+        axes[2].legend(fontsize=6, loc="lower right")
+    else:
+        axes[2].legend(fontsize=6, loc="lower right", title="basis pursuit: exact", title_fontsize=6)
+    handles, labels = axes[0].get_legend_handles_labels()
+    axes[0].get_legend().remove()
+    fig.legend(
+        handles, labels, loc="lower center", ncol=len(labels), fontsize=7, frameon=False, bbox_to_anchor=(0.5, -0.02)
+    )
+    fig.tight_layout(rect=(0, 0.07, 1, 1))
     return fig

@@ -115,17 +115,23 @@ def make_step(depth: int, lr: float):
         r = residual(st)
         return 0.5 * (r * r).sum(dim=1) / st["ynorm2"]
 
-    def step(st, frozen):
+    def gradients(st):
+        """Gradients of ½‖Ax − y‖² in u and v, and the Hessian bound λ̂ per cell."""
         u, v = st["u"], st["v"]
         uL1, vL1 = _pow(u, L - 1), _pow(v, L - 1)
         r = torch.bmm(st["A"], uL1 * u - vL1 * v) - st["y"]
         g = torch.bmm(st["A"].transpose(1, 2), r)
         curv = st["s2"] * (L * L) * (uL1 * uL1 + vL1 * vL1).amax(dim=1)
         curv = curv + (L * (L - 1)) * (_pow(u, L - 2) + _pow(v, L - 2)).amax(dim=1) * g.abs().amax(dim=1)
-        eta = torch.where(frozen, torch.zeros_like(curv), lr / curv).unsqueeze(1)
-        u.sub_(eta * L * uL1 * g)
-        v.add_(eta * L * vL1 * g)
+        return L * uL1 * g, -L * vL1 * g, curv
 
+    def step(st, frozen):
+        gu, gv, curv = gradients(st)
+        eta = torch.where(frozen, torch.zeros_like(curv), lr / curv).unsqueeze(1)
+        st["u"].sub_(eta * gu)
+        st["v"].sub_(eta * gv)
+
+    step.gradients = gradients
     return step, loss
 
 

@@ -4,11 +4,13 @@
 rule bench:
     output:
         "results/benchmarks/sp1_trainer.csv",
-    params:
-        device=config["device"],
     log:
         "results/logs/bench/sp1_trainer.log",
     benchmark:
         "results/benchmarks/bench/sp1_trainer.tsv"
+    conda:
+        ENV
+    params:
+        device=config["device"],
     shell:
-        "iloco bench-sp1 --device {params.device} --out {output} > {log} 2>&1"
+        "python -m iloco bench-sp1 --device {params.device} --out {output} > {log} 2>&1"

@@ -14,5 +14,7 @@ rule paper:
         "results/logs/paper/latexmk.log",
     benchmark:
         "results/benchmarks/paper/latexmk.tsv"
+    conda:
+        ENV
     shell:
-        "iloco latex --tex {input.tex} --workdir results/paper/latex --out {output} 2> {log}"
+        "python -m iloco latex --tex {input.tex} --workdir results/paper/latex --out {output} 2> {log}"

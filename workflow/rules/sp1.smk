@@ -15,6 +15,12 @@ SP1_HASH = config_hash(
 rule sp1_data:
     output:
         "results/sp1/instances.npz",
+    log:
+        "results/logs/sp1/data.log",
+    benchmark:
+        "results/benchmarks/sp1/data.tsv"
+    conda:
+        ENV
     params:
         n=SP1["n"],
         m=SP1["m"],
@@ -22,12 +28,8 @@ rule sp1_data:
         instances=SP1["instances"],
         nonzeros=SP1["nonzeros"],
         seed=config["seed"],
-    log:
-        "results/logs/sp1/data.log",
-    benchmark:
-        "results/benchmarks/sp1/data.tsv"
     shell:
-        "iloco sp1-data --n {params.n} --m {params.m} --k {params.k} --instances {params.instances}"
+        "python -m iloco sp1-data --n {params.n} --m {params.m} --k {params.k} --instances {params.instances}"
         " --nonzeros {params.nonzeros} --seed {params.seed} --out {output} 2> {log}"
 
 
@@ -40,8 +42,10 @@ rule sp1_baselines:
         "results/logs/sp1/baselines.log",
     benchmark:
         "results/benchmarks/sp1/baselines.tsv"
+    conda:
+        ENV
     shell:
-        "iloco sp1-baselines --instances {input} --out {output} 2> {log}"
+        "python -m iloco sp1-baselines --instances {input} --out {output} 2> {log}"
 
 
 rule sp1_train:
@@ -49,8 +53,17 @@ rule sp1_train:
         "results/sp1/instances.npz",
     output:
         "results/sp1/train/depth{depth}.npz",
+    log:
+        "results/logs/sp1/train_depth{depth}.log",
+    benchmark:
+        "results/benchmarks/sp1/train_depth{depth}.tsv"
     wildcard_constraints:
         depth=r"\d+",
+    conda:
+        ENV
+    threads: config["threads"]
+    resources:
+        gpu=lambda wc: 1 if config["device"] == "cuda" else 0,
     params:
         alphas=lambda wc: ",".join(str(a) for a in SP1_ALPHAS[int(wc.depth)]),
         lr=SP1_TRAIN["lr"],
@@ -60,15 +73,8 @@ rule sp1_train:
         check_every=SP1_TRAIN["check_every"],
         dtype=SP1_TRAIN["dtype"],
         device=config["device"],
-    threads: config["threads"]
-    resources:
-        gpu=lambda wc: 1 if config["device"] == "cuda" else 0,
-    log:
-        "results/logs/sp1/train_depth{depth}.log",
-    benchmark:
-        "results/benchmarks/sp1/train_depth{depth}.tsv"
     shell:
-        "iloco sp1-train --instances {input} --depth {wildcards.depth} --alphas {params.alphas}"
+        "python -m iloco sp1-train --instances {input} --depth {wildcards.depth} --alphas {params.alphas}"
         " --lr {params.lr} --max-steps {params.max_steps} --tol-loss {params.tol_loss}"
         " --tol-change {params.tol_change} --check-every {params.check_every} --dtype {params.dtype}"
         " --device {params.device} --threads {threads} --out {output} 2> {log}"
@@ -81,14 +87,16 @@ rule sp1_table:
         shards=expand("results/sp1/train/depth{depth}.npz", depth=sorted(SP1_ALPHAS)),
     output:
         "results/sp1/sp1.csv",
-    params:
-        config_hash=SP1_HASH,
     log:
         "results/logs/sp1/table.log",
     benchmark:
         "results/benchmarks/sp1/table.tsv"
+    conda:
+        ENV
+    params:
+        config_hash=SP1_HASH,
     shell:
-        "iloco sp1-table --instances {input.instances} --baselines {input.baselines}"
+        "python -m iloco sp1-table --instances {input.instances} --baselines {input.baselines}"
         " --shards {input.shards} --config-hash {params.config_hash} --out {output} 2> {log}"
 
 
@@ -97,14 +105,18 @@ rule sp1_figure:
         table="results/sp1/sp1.csv",
         notebook="workflow/notebooks/sp1_alpha.ipynb",
     output:
-        pdf=report("figures/sp1_alpha.pdf", caption="../report/sp1_alpha.rst", category="SP"),
+        pdf=report(
+            "figures/sp1_alpha.pdf", caption="../report/sp1_alpha.rst", category="SP"
+        ),
         notebook="results/notebooks/sp1_alpha.ipynb",
-    params:
-        bp_within=SP1["bp_within"],
     log:
         "results/logs/sp1/figure.log",
     benchmark:
         "results/benchmarks/sp1/figure.tsv"
+    conda:
+        ENV
+    params:
+        bp_within=SP1["bp_within"],
     shell:
         "papermill {input.notebook} {output.notebook}.part.ipynb -k python3 --log-output"
         " -p table {input.table} -p out_pdf {output.pdf} -p bp_within {params.bp_within} 2> {log}"
@@ -116,14 +128,16 @@ rule sp1_macros:
         "results/sp1/sp1.csv",
     output:
         "paper/generated/sp1.tex",
-    params:
-        bp_within=SP1["bp_within"],
-        l2_within=SP1["l2_within"],
-        scale=config["paper"]["scale"],
     log:
         "results/logs/sp1/macros.log",
     benchmark:
         "results/benchmarks/sp1/macros.tsv"
+    conda:
+        ENV
+    params:
+        bp_within=SP1["bp_within"],
+        l2_within=SP1["l2_within"],
+        scale=config["paper"]["scale"],
     shell:
-        "iloco sp1-macros --table {input} --bp-within {params.bp_within} --l2-within {params.l2_within}"
+        "python -m iloco sp1-macros --table {input} --bp-within {params.bp_within} --l2-within {params.l2_within}"
         " --scale {params.scale} --out {output} 2> {log}"

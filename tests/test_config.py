@@ -1,0 +1,105 @@
+"""Config validation: every bad value is named in one line, before anything is written."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import pytest
+import yaml
+
+from iloco import config
+from iloco.errors import IlocoError
+
+from .conftest import REPO, snakemake
+
+BASE = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+
+
+@pytest.mark.parametrize("name", ["config.yaml", "paper.yaml", "test.yaml"])
+def test_shipped_configs_are_valid(name):
+    config.load(REPO / "config" / name)
+
+
+def bad(edit):
+    cfg = copy.deepcopy(BASE)
+    edit(cfg)
+    with pytest.raises(IlocoError) as err:
+        config.validate(cfg)
+    msg = str(err.value)
+    assert "\n" not in msg
+    return msg
+
+
+def test_misspelled_key():
+    msg = bad(lambda c: c["sp1"].__setitem__("instancse", 3))
+    assert "unknown key 'sp1.instancse'" in msg and "instances" in msg
+
+
+def test_misspelled_top_level_key():
+    assert "unknown key 'sed'" in bad(lambda c: c.__setitem__("sed", 1))
+
+
+def test_missing_key():
+    assert "missing key 'sp1.train.lr'" in bad(lambda c: c["sp1"]["train"].pop("lr"))
+
+
+def test_alpha_not_positive():
+    for value in (0.0, -1e-3):
+        msg = bad(lambda c, v=value: c["sp1"]["runs"][1]["alphas"].__setitem__(2, v))
+        assert "sp1.runs[1].alphas[2]" in msg and "> 0" in msg
+
+
+def test_m_not_below_n():
+    msg = bad(lambda c: c["sp1"].__setitem__("m", c["sp1"]["n"]))
+    assert "sp1.m" in msg and "< sp1.n" in msg
+
+
+def test_k_above_m():
+    assert "sp1.k" in bad(lambda c: c["sp1"].__setitem__("k", c["sp1"]["m"] + 1))
+
+
+def test_wrong_type():
+    msg = bad(lambda c: c["sp1"].__setitem__("n", "many"))
+    assert "sp1.n" in msg and "type" in msg and "integer" in msg
+
+
+def test_out_of_range_and_enum():
+    assert "sp1.train.lr" in bad(lambda c: c["sp1"]["train"].__setitem__("lr", 2.5))
+    assert "device" in bad(lambda c: c.__setitem__("device", "gpu"))
+
+
+def test_duplicate_depths():
+    assert "distinct" in bad(lambda c: c["sp1"]["runs"].append(copy.deepcopy(c["sp1"]["runs"][0])))
+
+
+def test_unreadable_files(tmp_path):
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("seed: [1, 2\n")
+    with pytest.raises(IlocoError, match="broken.yaml: not valid YAML"):
+        config.load(broken)
+    with pytest.raises(IlocoError, match="missing.yaml: cannot read"):
+        config.load(tmp_path / "missing.yaml")
+
+
+@pytest.mark.workflow
+@pytest.mark.parametrize(
+    "edit, culprit",
+    [
+        (lambda c: c["sp1"].__setitem__("nn", 3), "sp1.nn"),
+        (lambda c: c["sp1"]["runs"][0]["alphas"].__setitem__(0, 0.0), "sp1.runs[0].alphas[0]"),
+        (lambda c: c["sp1"].__setitem__("m", 200), "sp1.m"),
+    ],
+)
+def test_snakemake_stops_before_any_job(repo_copy: Path, edit, culprit):
+    cfg = copy.deepcopy(BASE)
+    edit(cfg)
+    (repo_copy / "bad.yaml").write_text(yaml.safe_dump(cfg))
+    proc = snakemake(repo_copy, "--configfile", "bad.yaml")
+    assert proc.returncode != 0
+    lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
+    errors = [ln for ln in lines if "error" in ln.lower() or "Traceback" in ln]
+    assert errors == [lines[-1]]  # one error line, the last, no traceback
+    assert lines[-1].startswith("iloco: error: config:") and culprit in lines[-1]
+    assert not (repo_copy / "results").exists()
+    assert not (repo_copy / "paper" / "main.pdf").exists()

@@ -1,0 +1,105 @@
+"""Macros from tables, the figure function, and the benchmark command."""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+import pytest
+
+from iloco import paper, plotting
+from iloco.cli import main
+
+
+def test_sci_formatting():
+    assert paper.sci(1e-3) == r"\ensuremath{10^{-3}}"
+    assert paper.sci(0.02) == r"\ensuremath{0.02}"
+    assert paper.sci(0.0031) == r"\ensuremath{3.1\times 10^{-3}}"
+    assert paper.sci(10.0) == r"\ensuremath{10}"
+
+
+def test_thresholds():
+    alpha = pd.Series([1e-3, 1e-2, 1e-1, 1.0])
+    assert paper.threshold_below(alpha, pd.Series([1e-4, 5e-4, 0.2, 0.5]), 1e-3) == 1e-2
+    assert math.isnan(paper.threshold_below(alpha, pd.Series([0.1, 1e-4, 0.2, 0.5]), 1e-3))
+    assert paper.threshold_above(alpha, pd.Series([0.9, 0.5, 1e-4, 1e-5]), 1e-3) == 1e-1
+
+
+def fake_table() -> pd.DataFrame:
+    rows = []
+    for inst in range(3):
+        for depth in (2, 3):
+            for a in (1e-3, 1e-1, 10.0):
+                rows.append(
+                    {
+                        "instance": inst,
+                        "n": 30,
+                        "m": 15,
+                        "k": 2,
+                        "depth": depth,
+                        "alpha": a,
+                        "dist_bp": a * 1e-1,
+                        "dist_l2": 1e-2 / a,
+                        "dist_xstar": a * 1e-1,
+                        "bp_dist_xstar": 1e-15,
+                        "l2_dist_xstar": 0.6,
+                        "bp_exact": True,
+                        "steps": 123,
+                        "status": "converged" if a > 1e-3 else "max_steps",
+                        "device": "cpu",
+                        "commit": "abc_def",
+                        "config_hash": "h",
+                    }
+                )
+    return pd.DataFrame(rows)
+
+
+def test_macros_from_table():
+    tex = paper.sp1_macros(fake_table(), 1e-3, 1e-2, "test")
+    assert r"\newcommand{\SPoneMaxSteps}{123}" in tex
+    assert r"\newcommand{\SPoneConverged}{12}" in tex
+    assert r"\newcommand{\SPoneBPRangeTwo}{every $\alpha \le$ \ensuremath{10^{-3}} of the grid}" in tex
+    assert r"\newcommand{\SPoneCommit}{abc\_def}" in tex
+
+
+def test_figure_is_deterministic(tmp_path):
+    a, b = tmp_path / "a.pdf", tmp_path / "b.pdf"
+    plotting.save(plotting.sp1_alpha(fake_table(), 1e-3), a)
+    plotting.save(plotting.sp1_alpha(fake_table(), 1e-3), b)
+    assert a.read_bytes() == b.read_bytes()
+    assert b"/CreationDate" not in a.read_bytes()
+    assert b"/CIDFontType2" in a.read_bytes() and b"/Type3" not in a.read_bytes()  # TrueType, not Type 3
+
+
+def test_latex_failure_is_one_line(tmp_path):
+    tex = tmp_path / "bad.tex"
+    tex.write_text(r"\documentclass{article}\begin{document}\undefinedmacro\end{document}")
+    with pytest.raises(Exception) as err:
+        paper.build_pdf(tex, tmp_path / "bad.pdf", tmp_path / "aux")
+    assert "latexmk failed" in str(err.value) and "\n" not in str(err.value)
+    assert not (tmp_path / "bad.pdf").exists()
+
+
+def test_benchmark_command_writes_table(tmp_path):
+    out = tmp_path / "bench.csv"
+    assert (
+        main(
+            [
+                "bench-sp1",
+                "--instances",
+                "2",
+                "--alphas",
+                "0.1,1",
+                "--steps",
+                "20",
+                "--device",
+                "cpu",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
+    t = pd.read_csv(out)
+    assert set(t["mode"]) == {"batched", "per-trial loop"}
+    assert (t["trials_per_s"] > 0).all() and (t["matmul_gflops"] > 0).all()

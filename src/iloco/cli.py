@@ -86,11 +86,9 @@ def cmd_latex(a) -> None:
 
 
 def cmd_bench_sp1(a) -> None:
-    from iloco import bench
+    from iloco import bench, io
 
     table = bench.sp1_trainer(a.instances, a.alphas, a.steps, a.device, a.threads)
-    from iloco import io
-
     io.write_table(a.out, table)
     print(table.to_string(index=False))
 

@@ -14,7 +14,6 @@ import pandas as pd
 
 from iloco.errors import IlocoError
 
-
 _UMASK = os.umask(0)
 os.umask(_UMASK)
 

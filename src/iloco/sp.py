@@ -16,7 +16,7 @@ import pandas as pd
 import torch
 from scipy.optimize import linprog
 
-from iloco.engine import STATUS, RunResult, StopRule, run_batched
+from iloco.engine import STATUS, RunResult, StopRule, device_label, run_batched
 from iloco.errors import IlocoError
 
 INSTANCE_KEYS = ("A", "x_star", "y", "seeds")
@@ -175,8 +175,6 @@ def network_output(result: RunResult, depth: int) -> np.ndarray:
 
 def train_arrays(inst: dict, depth: int, alphas: list[float], stop: StopRule, lr: float, device, dtype, progress=True):
     """Train and pack the outcome as arrays for an ``.npz`` shard."""
-    from iloco.engine import device_label
-
     t0 = time.perf_counter()
     res = train(inst, depth, alphas, stop, lr, device, dtype, progress)
     wall = time.perf_counter() - t0

@@ -51,10 +51,16 @@ def cmd_sp1_train(a) -> None:
     inst = io.load_npz(a.instances, sp.INSTANCE_KEYS)
     stop = engine.StopRule(a.max_steps, a.tol_loss, a.tol_change, a.check_every)
     device = engine.resolve_device(a.device)
-    out = sp.train_arrays(
-        inst, a.depth, a.alphas, stop, a.lr, device, engine.resolve_dtype(a.dtype), progress=not a.quiet
-    )
+    ckpt = None
+    if a.checkpoint:
+        job = dict(vars(a), instances=io.file_digest(a.instances))
+        for key in ("func", "out", "checkpoint", "checkpoint_every_s", "quiet", "device", "threads"):
+            job.pop(key)
+        ckpt = engine.Checkpoint(a.checkpoint, io.digest(job), a.checkpoint_every_s)
+    out = sp.train_arrays(inst, a.depth, a.alphas, stop, a.lr, device, engine.resolve_dtype(a.dtype), not a.quiet, ckpt)
     io.save_npz(a.out, **out)
+    if ckpt:
+        ckpt.remove()
 
 
 def cmd_sp1_table(a) -> None:
@@ -126,6 +132,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--device", default="auto")
     s.add_argument("--threads", type=int, default=1)
     s.add_argument("--quiet", action="store_true", help="no progress bar")
+    s.add_argument("--checkpoint", help="save/resume the training state here (removed when the job ends)")
+    s.add_argument("--checkpoint-every-s", type=float, default=300.0, help="seconds between checkpoints")
     s.add_argument("--out", required=True)
     s.set_defaults(func=cmd_sp1_train)
 

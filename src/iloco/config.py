@@ -6,8 +6,6 @@ Validation runs before any job starts; the first error becomes one line that nam
 
 from __future__ import annotations
 
-import hashlib
-import json
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +13,7 @@ import jsonschema
 import yaml
 
 from iloco.errors import IlocoError
+from iloco.io import digest
 
 SCHEMA = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
 
@@ -95,5 +94,4 @@ def load(path: str | Path) -> dict[str, Any]:
 
 def config_hash(*parts: Any) -> str:
     """A short, stable hash of the config values that determined a result."""
-    blob = json.dumps(parts, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(blob.encode()).hexdigest()[:12]
+    return digest(list(parts))[:12]

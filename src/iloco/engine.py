@@ -4,20 +4,26 @@ Every family describes its trials as tensors whose leading dimension runs over a
 (instances) and whose trailing cell dimensions run over the trials that share an instance
 (e.g. initialization scales). The engine owns the loop: the stopping rule per cell,
 freezing finished cells, dropping batch rows whose cells are all finished (so late steps
-cost only what is still running), divergence detection and a progress bar.
+cost only what is still running), divergence detection, a progress bar, and checkpoints:
+the whole loop state is saved atomically at an interval, and a re-run of the same job
+resumes from it and ends bitwise where an uninterrupted run ends (same device and threads).
 """
 
 from __future__ import annotations
 
+import os
 import sys
+import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import torch
 from tqdm import tqdm
 
 from iloco.errors import IlocoError
+from iloco.io import atomic_path, remove_partials
 
 #: Cell outcomes, in the order of their integer codes.
 STATUS = ("running", "converged", "stalled", "max_steps", "diverged")
@@ -52,24 +58,89 @@ def resolve_dtype(name: str) -> torch.dtype:
 
 @dataclass(frozen=True)
 class StopRule:
-    """When a cell stops: its loss is at most ``tol_loss`` (converged), its loss fell by at
-    most a fraction ``tol_change`` over the last ``check_every`` steps (stalled), or it ran
-    ``max_steps`` steps. Non-finite losses mark the cell diverged."""
+    """When a cell stops: its loss is at most ``tol_loss`` (converged), its loss fell, but by at
+    most a fraction ``tol_change``, over the last ``check_every`` steps (stalled), or it ran
+    ``max_steps`` steps. A loss that is not finite, or exceeds ``diverge_factor`` times the
+    cell's initial loss, marks it diverged (a rising loss alone is not a stall)."""
 
     max_steps: int
     tol_loss: float
     tol_change: float
     check_every: int
+    diverge_factor: float = 1e8
 
 
 @dataclass
 class RunResult:
-    """Final tensors (on CPU) and, per cell, steps taken, final loss and status code."""
+    """Final tensors (on CPU) and, per cell, steps taken, final loss and status code.
+
+    ``elapsed_s`` is the loop's wall time summed over every resumed segment;
+    ``resumed_from`` the step the last segment started from (0 for a fresh run).
+    """
 
     state: dict[str, torch.Tensor]
     steps: np.ndarray
     loss: np.ndarray
     status: np.ndarray
+    elapsed_s: float = 0.0
+    resumed_from: int = 0
+
+
+CHECKPOINT_FORMAT = 1
+
+
+@dataclass
+class Checkpoint:
+    """Where and how often ``run_batched`` saves its loop state.
+
+    ``fingerprint`` names the job (its inputs and every parameter that changes the result); a
+    checkpoint file with another fingerprint belongs to an older job and is not resumed.
+    ``every_s`` is the wall-clock interval between saves (0: at every check). Saves happen
+    only at checks, so where they fall never changes the result.
+    """
+
+    path: Path
+    fingerprint: str
+    every_s: float = 300.0
+    log: Callable[[str], None] = field(default=lambda msg: print(f"iloco: {msg}", file=sys.stderr))
+
+    def __post_init__(self):
+        self.path = Path(self.path)
+
+    def save(self, snapshot: dict) -> None:
+        """Write the snapshot atomically (temporary file, fsync, rename)."""
+        with atomic_path(self.path) as tmp:
+            with open(tmp, "wb") as fh:
+                torch.save(snapshot, fh)
+                fh.flush()
+                os.fsync(fh.fileno())
+
+    def load(self) -> dict | None:
+        """The saved snapshot of this job, or None when there is none (or it is another job's).
+
+        An unreadable or inconsistent file is an error that names it: it was written
+        atomically, so it did not come from a kill; something else damaged it.
+        """
+        if not self.path.exists():
+            return None
+        try:
+            snap = torch.load(self.path, map_location="cpu", weights_only=True)
+        except Exception as exc:  # torch raises many types for a damaged file
+            raise IlocoError(
+                f"{self.path}: corrupt checkpoint ({type(exc).__name__}); delete it to restart this job from step 0"
+            ) from None
+        need = {"format", "fingerprint", "t", "active", "state", "frozen", "prev", "limit", "steps", "loss", "status"}
+        if not isinstance(snap, dict) or not need <= set(snap):
+            raise IlocoError(f"{self.path}: corrupt checkpoint (missing fields); delete it to restart this job")
+        if snap["format"] != CHECKPOINT_FORMAT or snap["fingerprint"] != self.fingerprint:
+            self.log(f"{self.path}: checkpoint of another job (inputs or parameters changed); starting from step 0")
+            return None
+        return snap
+
+    def remove(self) -> None:
+        """Delete the checkpoint (and any save a kill cut short) once the job's output is written."""
+        self.path.unlink(missing_ok=True)
+        remove_partials(self.path)
 
 
 #: One gradient step, in place, on the active rows; cells where ``frozen`` is True must not move.
@@ -85,25 +156,51 @@ def run_batched(
     stop: StopRule,
     desc: str = "train",
     progress: bool = True,
+    checkpoint: Checkpoint | None = None,
 ) -> RunResult:
     """Run ``step`` on all cells until each one stops by ``stop``.
 
-    ``state`` maps names to tensors with the batch as leading dimension (parameters and
-    per-row constants alike); they are updated in place by ``step``.
+    ``state`` maps names to tensors with the batch as leading dimension (parameters, optimizer
+    buffers and per-row constants alike); they are updated in place by ``step``. With
+    ``checkpoint``, the loop resumes from a saved snapshot of the same job and saves one
+    every ``checkpoint.every_s`` seconds.
     """
     full = dict(state)
     rows = next(iter(full.values())).shape[0]
+    device = full[next(iter(full))].device
     cur = dict(full)
-    active = torch.arange(rows, device=cur[next(iter(cur))].device)
+    active = torch.arange(rows, device=device)
     with torch.no_grad():
         prev = loss(cur)
+    limit = stop.diverge_factor * prev.abs()
     cell_shape = tuple(prev.shape[1:])
     steps = np.zeros((rows, *cell_shape), dtype=np.int64)
     final = np.full((rows, *cell_shape), np.nan)
     status = np.zeros((rows, *cell_shape), dtype=np.int8)
     frozen = torch.zeros_like(prev, dtype=torch.bool)
-    t = 0
-    bar = tqdm(total=stop.max_steps, desc=desc, file=sys.stderr, mininterval=2.0, disable=not progress)
+    t, elapsed = 0, 0.0
+    snap = checkpoint.load() if checkpoint else None
+    if snap is not None:
+        t, elapsed = int(snap["t"]), float(snap.get("elapsed_s", 0.0))
+        try:
+            for k in full:
+                full[k].copy_(snap["state"][k])
+            steps[...], final[...], status[...] = (snap[k].numpy() for k in ("steps", "loss", "status"))
+            active = snap["active"].to(device)
+            cur = {k: v[active] for k, v in full.items()}
+            frozen, prev, limit = (snap[k].to(device) for k in ("frozen", "prev", "limit"))
+            if frozen.shape != (active.numel(), *cell_shape) or not prev.shape == limit.shape == frozen.shape:
+                raise ValueError("cell shape")
+        except (KeyError, RuntimeError, ValueError) as exc:
+            raise IlocoError(
+                f"{checkpoint.path}: corrupt checkpoint (does not fit this job: {exc}); delete it to restart"
+            ) from None
+        _set_rng(snap.get("rng"))
+        checkpoint.log(f"resumed from checkpoint {checkpoint.path} at step {t}")
+    resumed_from = t
+    start = time.perf_counter()
+    last_save = start
+    bar = tqdm(total=stop.max_steps, initial=t, desc=desc, file=sys.stderr, mininterval=2.0, disable=not progress)
     with torch.no_grad():
         while active.numel() and t < stop.max_steps:
             n = min(stop.check_every, stop.max_steps - t)
@@ -114,11 +211,12 @@ def run_batched(
             now = loss(cur)
             code = torch.zeros_like(now, dtype=torch.int8)
             code[now.abs() <= stop.tol_loss] = CONVERGED
-            stalled = (prev - now) <= stop.tol_change * prev.abs()
+            fell = prev - now
+            stalled = (fell >= 0) & (fell <= stop.tol_change * prev.abs())
             code[(code == RUNNING) & stalled] = STALLED
             if t >= stop.max_steps:
                 code[code == RUNNING] = MAX_STEPS
-            code[~torch.isfinite(now)] = DIVERGED
+            code[~torch.isfinite(now) | (now.abs() > limit)] = DIVERGED
             newly = (code != RUNNING) & ~frozen
             if newly.any():
                 idx = active.cpu().numpy()
@@ -137,10 +235,51 @@ def run_batched(
                 keep = ~done
                 active = active[keep]
                 cur = {k: v[keep] for k, v in cur.items()}
-                frozen, prev = frozen[keep], prev[keep]
+                frozen, prev, limit = frozen[keep], prev[keep], limit[keep]
             bar.set_postfix(active=int((~frozen).sum()), refresh=False)
+            now_s = time.perf_counter()
+            if checkpoint and active.numel() and now_s - last_save >= checkpoint.every_s:
+                snapshot = {k: v.clone() for k, v in full.items()}
+                for k in full:
+                    snapshot[k][active] = cur[k]
+                checkpoint.save(
+                    {
+                        "format": CHECKPOINT_FORMAT,
+                        "fingerprint": checkpoint.fingerprint,
+                        "t": t,
+                        "elapsed_s": elapsed + now_s - start,
+                        "active": active.cpu(),
+                        "state": {k: v.cpu() for k, v in snapshot.items()},
+                        "frozen": frozen.cpu(),
+                        "prev": prev.cpu(),
+                        "limit": limit.cpu(),
+                        "steps": torch.from_numpy(steps.copy()),
+                        "loss": torch.from_numpy(final.copy()),
+                        "status": torch.from_numpy(status.copy()),
+                        "rng": _get_rng(),
+                    }
+                )
+                last_save = time.perf_counter()
     bar.close()
     for k in full:
         if active.numel():
             full[k][active] = cur[k]
-    return RunResult({k: v.cpu() for k, v in full.items()}, steps, final, status)
+    elapsed += time.perf_counter() - start
+    return RunResult({k: v.cpu() for k, v in full.items()}, steps, final, status, elapsed, resumed_from)
+
+
+def _get_rng() -> dict[str, torch.Tensor]:
+    """Torch's RNG states (CPU and every CUDA device), for steps that draw random numbers."""
+    rng = {"cpu": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        rng.update({f"cuda{i}": s for i, s in enumerate(torch.cuda.get_rng_state_all())})
+    return rng
+
+
+def _set_rng(rng: dict[str, torch.Tensor] | None) -> None:
+    if not rng:
+        return
+    torch.set_rng_state(rng["cpu"])
+    cuda = [rng[k] for k in sorted(rng) if k.startswith("cuda")]
+    if cuda and torch.cuda.is_available() and len(cuda) == torch.cuda.device_count():
+        torch.cuda.set_rng_state_all(cuda)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import json
 import os
 import tempfile
 import zipfile
@@ -27,6 +29,7 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    remove_partials(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
     os.close(fd)
     tmp = Path(tmp)
@@ -36,6 +39,27 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def remove_partials(path: str | os.PathLike) -> None:
+    """Delete temporary siblings of ``path`` left by a write that a kill cut short."""
+    path = Path(path)
+    for stale in path.parent.glob(f".{path.stem}.*{path.suffix}"):
+        stale.unlink(missing_ok=True)
+
+
+def file_digest(path: str | os.PathLike) -> str:
+    """SHA-256 of a file's bytes; a missing file is an error that names it."""
+    try:
+        with open(path, "rb") as fh:
+            return hashlib.file_digest(fh, "sha256").hexdigest()
+    except OSError as exc:
+        raise IlocoError(f"{path}: cannot read ({exc.strerror})") from None
+
+
+def digest(obj) -> str:
+    """SHA-256 of a JSON-serializable object in canonical form."""
+    return hashlib.sha256(json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str).encode()).hexdigest()
 
 
 def write_text(path: str | os.PathLike, text: str) -> None:

@@ -9,14 +9,12 @@ through the shared engine, solves the convex baselines and tabulates the compari
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import pandas as pd
 import torch
 from scipy.optimize import linprog
 
-from iloco.engine import STATUS, RunResult, StopRule, device_label, run_batched
+from iloco.engine import STATUS, Checkpoint, RunResult, StopRule, device_label, run_batched
 from iloco.errors import IlocoError
 
 INSTANCE_KEYS = ("A", "x_star", "y", "seeds")
@@ -144,6 +142,7 @@ def train(
     device: torch.device,
     dtype: torch.dtype = torch.float64,
     progress: bool = True,
+    checkpoint: Checkpoint | None = None,
 ) -> RunResult:
     """Train the depth-``depth`` network on every instance × α, as one batched computation."""
     if depth < 2:
@@ -164,7 +163,7 @@ def train(
         "v": u0.clone(),
     }
     step, loss = make_step(depth, lr)
-    return run_batched(state, step, loss, stop, desc=f"SP depth {depth}", progress=progress)
+    return run_batched(state, step, loss, stop, desc=f"SP depth {depth}", progress=progress, checkpoint=checkpoint)
 
 
 def network_output(result: RunResult, depth: int) -> np.ndarray:
@@ -173,11 +172,23 @@ def network_output(result: RunResult, depth: int) -> np.ndarray:
     return (u.pow(depth) - v.pow(depth)).transpose(1, 2).numpy()
 
 
-def train_arrays(inst: dict, depth: int, alphas: list[float], stop: StopRule, lr: float, device, dtype, progress=True):
-    """Train and pack the outcome as arrays for an ``.npz`` shard."""
-    t0 = time.perf_counter()
-    res = train(inst, depth, alphas, stop, lr, device, dtype, progress)
-    wall = time.perf_counter() - t0
+def train_arrays(
+    inst: dict,
+    depth: int,
+    alphas: list[float],
+    stop: StopRule,
+    lr: float,
+    device,
+    dtype,
+    progress=True,
+    checkpoint: Checkpoint | None = None,
+):
+    """Train and pack the outcome as arrays for an ``.npz`` shard.
+
+    The wall time is that of the training loop summed over resumed segments.
+    """
+    res = train(inst, depth, alphas, stop, lr, device, dtype, progress, checkpoint)
+    wall = res.elapsed_s
     return {
         "x": network_output(res, depth),
         "alphas": np.asarray(alphas, dtype=float),
@@ -197,12 +208,15 @@ def rel_dist(x: np.ndarray, ref: np.ndarray) -> np.ndarray:
 
 
 def tabulate(inst: dict, base: dict, shards: dict[int, dict]) -> pd.DataFrame:
-    """One row per (instance, depth, α): distances of the GD limit to x*, BP and min-ℓ2."""
+    """One row per (instance, depth, α): distances of the GD limit to x*, BP and min-ℓ2.
+
+    A diverged cell keeps its row (status ``diverged``) with NaN for its distances.
+    """
     rows = []
     count, m, n = inst["A"].shape
     k = int((inst["x_star"][0] != 0).sum())
     for depth, sh in sorted(shards.items()):
-        x = sh["x"]
+        x = np.where((sh["status"] == STATUS.index("diverged"))[..., None], np.nan, sh["x"])
         trials = x.shape[0] * x.shape[1]
         for i in range(count):
             for j, alpha in enumerate(sh["alphas"]):

@@ -63,7 +63,10 @@ rule sp1_train:
         ENV
     threads: config["threads"]
     resources:
-        gpu=lambda wc: 1 if config["device"] == "cuda" else 0,
+        # wants a GPU unless the config says cpu (profiles/local-gpu and profiles/slurm use it)
+        gpu=0 if config["device"] == "cpu" else 1,
+        # a runtime setting, not a result-changing parameter: changing it reruns nothing
+        checkpoint_every_s=config["checkpoint_every_s"],
     params:
         alphas=lambda wc: ",".join(str(a) for a in SP1_ALPHAS[int(wc.depth)]),
         lr=SP1_TRAIN["lr"],
@@ -73,11 +76,13 @@ rule sp1_train:
         check_every=SP1_TRAIN["check_every"],
         dtype=SP1_TRAIN["dtype"],
         device=config["device"],
+        checkpoint="results/checkpoints/sp1/depth{depth}.pt",
     shell:
         "python -m iloco sp1-train --instances {input} --depth {wildcards.depth} --alphas {params.alphas}"
         " --lr {params.lr} --max-steps {params.max_steps} --tol-loss {params.tol_loss}"
         " --tol-change {params.tol_change} --check-every {params.check_every} --dtype {params.dtype}"
-        " --device {params.device} --threads {threads} --out {output} 2> {log}"
+        " --device {params.device} --threads {threads} --checkpoint {params.checkpoint}"
+        " --checkpoint-every-s {resources.checkpoint_every_s} --out {output} 2> {log}"
 
 
 rule sp1_table:

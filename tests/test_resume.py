@@ -1,0 +1,230 @@
+"""Preemption safety: checkpoints, SIGKILL mid-training and resume, and loud failures."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from iloco import engine, io, sp
+from iloco.cli import main
+
+from .conftest import workflow_env
+
+#: Long enough that the kill lands mid-way (about 4 s of training on a 2-core CPU).
+TRAIN = ["--depth", "2", "--alphas", "1e-3,0.1,10", "--max-steps", "60000", "--check-every", "100", "--quiet"]
+
+
+@pytest.fixture(scope="module")
+def instances(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("inst") / "inst.npz"
+    io.save_npz(path, **sp.make_instances(30, 15, 2, 3, seed=7, nonzeros="sign"))
+    return path
+
+
+def train_cmd(instances: Path, out: Path, *extra: str) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "iloco",
+        "sp1-train",
+        "--instances",
+        str(instances),
+        *TRAIN,
+        "--out",
+        str(out),
+        *extra,
+    ]
+
+
+def shard(path: Path) -> dict[str, np.ndarray]:
+    """A training shard without its timing."""
+    data = io.load_npz(path, sp.TRAIN_KEYS)
+    data.pop("wall_time_s")
+    return data
+
+
+def assert_same(a: dict, b: dict) -> None:
+    assert a.keys() == b.keys()
+    for key in a:
+        np.testing.assert_array_equal(a[key], b[key], err_msg=key)  # bitwise (NaN == NaN)
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(instances, tmp_path_factory) -> dict:
+    out = tmp_path_factory.mktemp("ref") / "ref.npz"
+    subprocess.run(train_cmd(instances, out), check=True, env=workflow_env())
+    return shard(out)
+
+
+def test_sigkill_mid_training_then_resume_is_bitwise_identical(instances, uninterrupted, tmp_path):
+    out, ckpt, log = tmp_path / "depth2.npz", tmp_path / "ckpt" / "depth2.pt", tmp_path / "log"
+    cmd = train_cmd(instances, out, "--checkpoint", str(ckpt), "--checkpoint-every-s", "0")
+    proc = subprocess.Popen(cmd, env=workflow_env(), stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while not ckpt.exists() and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+    time.sleep(1.0)  # let it save a few more checkpoints, then kill it hard
+    assert proc.poll() is None, "training finished before it could be killed; raise --max-steps"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert ckpt.exists() and not out.exists()
+    with open(log, "w") as fh:
+        subprocess.run(cmd, check=True, env=workflow_env(), stderr=fh)
+    resumed = [line for line in log.read_text().splitlines() if "resumed from checkpoint" in line]
+    assert len(resumed) == 1, log.read_text()[-2000:]
+    step = int(resumed[0].rsplit(" ", 1)[1])
+    assert 0 < step < 60000
+    assert_same(shard(out), uninterrupted)
+    assert not ckpt.exists(), "the checkpoint of a finished job must be removed"
+    assert not list(ckpt.parent.iterdir()), "a save cut short by the kill was left behind"
+
+
+def killed_after_first_save(args: list[str]) -> None:
+    """Run ``iloco`` in-process and interrupt it right after its first checkpoint."""
+    real_save = engine.Checkpoint.save
+
+    def save_then_die(self, snap):
+        real_save(self, snap)
+        raise KeyboardInterrupt
+
+    engine.Checkpoint.save = save_then_die
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            main(args)
+    finally:
+        engine.Checkpoint.save = real_save
+
+
+def test_checkpoint_of_another_job_is_not_resumed(instances, uninterrupted, tmp_path, capsys):
+    ckpt, out = tmp_path / "depth2.pt", tmp_path / "depth2.npz"
+    args = ["sp1-train", "--instances", str(instances), "--checkpoint", str(ckpt), "--checkpoint-every-s", "0"]
+    shorter = [a if a != "60000" else "30000" for a in TRAIN]
+    killed_after_first_save([*args, *shorter, "--out", str(out)])
+    assert ckpt.exists() and not out.exists()
+    assert main([*args, *TRAIN, "--out", str(out)]) == 0
+    assert "checkpoint of another job" in capsys.readouterr().err
+    assert_same(shard(out), uninterrupted)
+
+
+@pytest.mark.parametrize("damage", ["garbage", "truncated", "wrong-shape"])
+def test_bad_checkpoint_stops_the_job_with_one_line_naming_it(instances, tmp_path, capsys, damage):
+    ckpt, out = tmp_path / "depth2.pt", tmp_path / "depth2.npz"
+    args = ["sp1-train", "--instances", str(instances), *TRAIN, "--checkpoint", str(ckpt), "--checkpoint-every-s", "0"]
+    killed_after_first_save([*args, "--out", str(out)])
+    good = ckpt.read_bytes()
+    if damage == "garbage":
+        ckpt.write_bytes(b"\x00not a checkpoint")
+    elif damage == "truncated":
+        ckpt.write_bytes(good[: len(good) // 2])
+    else:  # this job's fingerprint, but tensors that do not fit its state
+        snap = torch.load(ckpt, weights_only=True)
+        snap["state"]["u"] = snap["state"]["u"][:, :5]
+        torch.save(snap, ckpt)
+    capsys.readouterr()
+    assert main([*args, "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and str(ckpt) in err and "corrupt checkpoint" in err, err
+    assert not out.exists()
+
+
+def test_engine_resume_restores_rng_for_random_steps(tmp_path):
+    """A step that draws random numbers resumes with the same stream (RNG state is saved)."""
+    stop = engine.StopRule(max_steps=40, tol_loss=0.0, tol_change=0.0, check_every=10)
+
+    def noisy(st, frozen):
+        st["w"].add_(torch.randn_like(st["w"]) * 0.01)
+        st["n"].add_(1)
+
+    def loss(st):  # decreasing, never below tol_loss: every cell runs max_steps
+        return 1.0 / (1.0 + st["n"])
+
+    def fresh():
+        return {"w": torch.zeros(2, 3, 2), "n": torch.zeros(2, 2)}
+
+    torch.manual_seed(0)
+    ref = engine.run_batched(fresh(), noisy, loss, stop, progress=False).state["w"]
+
+    ck = engine.Checkpoint(tmp_path / "c.pt", "job", every_s=0)
+    torch.manual_seed(0)
+    calls = {"n": 0}
+
+    def dying(st, frozen):
+        calls["n"] += 1
+        if calls["n"] > 25:  # dies after the checkpoint at step 20
+            raise KeyboardInterrupt
+        noisy(st, frozen)
+
+    with pytest.raises(KeyboardInterrupt):
+        engine.run_batched(fresh(), dying, loss, stop, progress=False, checkpoint=ck)
+    torch.manual_seed(123)  # a fresh process would not share the old stream
+    res = engine.run_batched(fresh(), noisy, loss, stop, progress=False, checkpoint=ck)
+    assert res.resumed_from == 20
+    assert torch.equal(res.state["w"], ref)
+
+
+def test_divergence_is_recorded_per_cell_not_fatal():
+    """Cells whose step exceeds the stability limit diverge; the rest of the shard is unharmed."""
+    curv = torch.tensor([[0.5, 1.0, 3.0], [1.5, 2.5, 0.1]])  # GD on c x^2/2 with step 1: stable iff c < 2
+
+    def step(st, frozen):
+        st["x"].sub_(torch.where(frozen, 0.0, st["c"] * st["x"]))
+
+    stop = engine.StopRule(max_steps=5000, tol_loss=1e-20, tol_change=0.0, check_every=10)
+    res = engine.run_batched(
+        {"x": torch.ones(2, 3, dtype=torch.float64), "c": curv.double()},
+        step,
+        lambda st: 0.5 * st["c"] * st["x"] ** 2,
+        stop,
+        progress=False,
+    )
+    names = np.array(engine.STATUS)[res.status]
+    assert names.tolist() == [["converged", "converged", "diverged"], ["converged", "diverged", "converged"]]
+    assert not res.loss[0, 2] <= 1e8 * 0.5 * 3.0  # beyond the divergence limit, or not finite
+    assert np.isfinite(res.loss[curv.numpy() < 2]).all()
+
+
+def test_diverged_cells_reach_the_table_as_diverged():
+    inst = sp.make_instances(20, 10, 2, 2, seed=2)
+    base = sp.solve_baselines(inst)
+    stop = engine.StopRule(max_steps=200, tol_loss=1e-30, tol_change=0.0, check_every=50)
+    arrays = sp.train_arrays(inst, 2, [1.0], stop, 1.9e3, torch.device("cpu"), torch.float64, progress=False)
+    table = sp.tabulate(inst, base, {2: arrays})
+    assert (table["status"] == "diverged").all() and len(table) == 2
+    assert table[["dist_xstar", "dist_bp", "dist_l2"]].isna().all().all()
+
+
+def test_table_columns_stable_across_resume(tmp_path):
+    """The resumed shard gives the same table rows as the uninterrupted one (timing aside)."""
+    inst = sp.make_instances(20, 10, 2, 2, seed=3)
+    base = sp.solve_baselines(inst)
+    stop = engine.StopRule(max_steps=3000, tol_loss=1e-12, tol_change=0.0, check_every=100)
+    cpu = torch.device("cpu")
+    ref = sp.train_arrays(inst, 2, [0.01, 1.0], stop, 0.5, cpu, torch.float64, progress=False)
+    ck = engine.Checkpoint(tmp_path / "c.pt", "j", every_s=0)
+    real_save, count = engine.Checkpoint.save, {"n": 0}
+
+    def save_then_die(self, snap):
+        real_save(self, snap)
+        count["n"] += 1
+        if count["n"] == 7:
+            raise KeyboardInterrupt
+
+    engine.Checkpoint.save = save_then_die
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            sp.train_arrays(inst, 2, [0.01, 1.0], stop, 0.5, cpu, torch.float64, False, ck)
+    finally:
+        engine.Checkpoint.save = real_save
+    res = sp.train_arrays(inst, 2, [0.01, 1.0], stop, 0.5, cpu, torch.float64, False, ck)
+    drop = ["wall_time_s"]
+    a = sp.tabulate(inst, base, {2: ref}).drop(columns=drop)
+    b = sp.tabulate(inst, base, {2: res}).drop(columns=drop)
+    pd.testing.assert_frame_equal(a, b, check_exact=True)

@@ -38,7 +38,7 @@ def finished(repo: Path, path: Path) -> bool:
 
 
 def repro_paper(repo: Path, cfg: str, **kw):
-    env = dict(workflow_env(), ILOCO_VENV=str(BIN.parent))
+    env = dict(workflow_env(), ILOCO_VENV=str(BIN.parent), ILOCO_SKIP_SETUP="1")  # never rebuild our venv
     return subprocess.Popen(
         ["./repro", "paper", "--configfile", cfg], cwd=repo, env=env, text=True, start_new_session=True, **kw
     )

@@ -4,6 +4,7 @@
 ./repro paper --configfile config/paper.yaml    # paper scale
 """
 
+import json
 import sys
 from pathlib import Path
 
@@ -41,6 +42,7 @@ except IlocoError as err:
 
 
 include: "workflow/rules/sp1.smk"
+include: "workflow/rules/id1.smk"
 include: "workflow/rules/paper.smk"
 include: "workflow/rules/bench.smk"
 

@@ -103,3 +103,18 @@ def test_snakemake_stops_before_any_job(repo_copy: Path, edit, culprit):
     assert lines[-1].startswith("iloco: error: config:") and culprit in lines[-1]
     assert not (repo_copy / "results").exists()
     assert not (repo_copy / "paper" / "main.pdf").exists()
+
+
+def test_id1_width_beyond_identifiability_limit():
+    msg = bad(lambda c: c["id1"]["wide"].__setitem__("m", [10, 46]))
+    assert msg == "config: id1.wide.m: 46 exceeds d(d-1)/2 = 45 for d = 10"
+
+
+def test_id1_activation_not_smooth_and_bad_counts():
+    assert "id1.activation: 'relu' is not allowed (one of: tanh, sigmoid, softplus)" in bad(
+        lambda c: c["id1"].__setitem__("activation", "relu")
+    )
+    assert "id1.recovery.n_hessians[0]: 0 is out of range" in bad(
+        lambda c: c["id1"]["recovery"].__setitem__("n_hessians", [0, 20])
+    )
+    assert "id1.noise.m: 0 is out of range" in bad(lambda c: c["id1"]["noise"].__setitem__("m", 0))

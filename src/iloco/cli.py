@@ -78,6 +78,36 @@ def cmd_sp1_table(a) -> None:
     io.write_table(a.out, table)
 
 
+def cmd_id1_sweep(a) -> None:
+    import json
+
+    import torch
+
+    from iloco import engine, ident, io, provenance
+
+    torch.set_num_threads(a.threads)
+    try:
+        cfg = json.loads(a.settings)
+    except json.JSONDecodeError as exc:
+        raise IlocoError(f"id1-sweep: --settings is not valid JSON ({exc.msg})") from None
+    device = engine.resolve_device(a.device)
+    common = {k: v for k, v in cfg.items() if k not in ident.SWEEPS}
+    if a.sweep not in cfg:
+        raise IlocoError(f"id1-sweep: --settings has no section {a.sweep!r}")
+    table = ident.run_sweep(a.sweep, cfg[a.sweep], common, a.seed, device, progress=not a.quiet)
+    table["device"] = engine.device_label(device)
+    for key, value in provenance.columns(a.config_hash).items():
+        table[key] = value
+    io.write_table(a.out, table)
+
+
+def cmd_id1_macros(a) -> None:
+    from iloco import io, paper
+
+    tables = {path.split("/")[-1].removesuffix(".csv"): io.read_table(path, paper.ID1_COLUMNS) for path in a.tables}
+    io.write_text(a.out, paper.id1_macros(tables))
+
+
 def cmd_sp1_macros(a) -> None:
     from iloco import io, paper
 
@@ -136,6 +166,22 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--checkpoint-every-s", type=float, default=300.0, help="seconds between checkpoints")
     s.add_argument("--out", required=True)
     s.set_defaults(func=cmd_sp1_train)
+
+    s = sub.add_parser("id1-sweep", help="identify seeded shallow networks from queries, one ID1 sweep")
+    s.add_argument("--sweep", required=True, help="recovery | noise | wide | queries")
+    s.add_argument("--settings", required=True, help="the config's id1 section as JSON")
+    s.add_argument("--seed", type=int, required=True)
+    s.add_argument("--device", default="auto")
+    s.add_argument("--threads", type=int, default=1)
+    s.add_argument("--config-hash", required=True)
+    s.add_argument("--quiet", action="store_true", help="no progress bar")
+    s.add_argument("--out", required=True)
+    s.set_defaults(func=cmd_id1_sweep)
+
+    s = sub.add_parser("id1-macros", help="LaTeX macros of the ID1 section")
+    s.add_argument("--tables", nargs="+", required=True)
+    s.add_argument("--out", required=True)
+    s.set_defaults(func=cmd_id1_macros)
 
     s = sub.add_parser("sp1-table", help="tidy table of the SP1 comparison with provenance")
     s.add_argument("--instances", required=True)

@@ -73,6 +73,16 @@ def validate(config: dict[str, Any], schema_path: Path = SCHEMA) -> dict[str, An
     depths = [r["depth"] for r in sp1["runs"]]
     if len(set(depths)) != len(depths):
         raise IlocoError(f"config: sp1.runs: depths {depths} must be distinct")
+    id1 = config["id1"]
+    widths = [
+        ("recovery", id1["recovery"]["d"], [id1["recovery"]["m"]]),
+        ("noise", id1["noise"]["d"], [id1["noise"]["m"]]),
+    ]
+    widths.append(("wide", id1["wide"]["d"], id1["wide"]["m"]))
+    for sweep, d, ms in widths:
+        for m in ms:
+            if m > d * (d - 1) // 2:
+                raise IlocoError(f"config: id1.{sweep}.m: {m} exceeds d(d-1)/2 = {d * (d - 1) // 2} for d = {d}")
     return config
 
 

@@ -19,6 +19,7 @@ instance's result does not depend on the batch it is run in, nor on the device.
 from __future__ import annotations
 
 import math
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -1006,3 +1007,85 @@ def evaluate(
             "queries": result.queries,
         }
     )
+
+
+# --------------------------------------------------------------------------- sweeps (ID1)
+SWEEPS = ("recovery", "noise", "wide", "queries")
+
+
+def sweep_cells(name: str, spec: dict) -> list[dict]:
+    """The cells of one ID1 sweep as keyword sets for ``run_cell``.
+
+    ``recovery``: N_h × non-orthogonality at fixed d, m; ``noise``: query noise σ × step h;
+    ``wide``: widths m ≥ d with N_h = ⌈hessians_per_width·m⌉; ``queries``: m = d over d.
+    """
+    if name == "recovery":
+        return [
+            {"d": spec["d"], "m": spec["m"], "nonortho": nu, "n_hessians": nh}
+            for nu in spec["nonortho"]
+            for nh in spec["n_hessians"]
+        ]
+    if name == "noise":
+        return [
+            {"d": spec["d"], "m": spec["m"], "n_hessians": spec["n_hessians"], "h": h, "noise": s}
+            for h in spec["h"]
+            for s in spec["noise"]
+        ]
+    if name == "wide":
+        return [{"d": spec["d"], "m": m, "n_hessians": math.ceil(spec["hessians_per_width"] * m)} for m in spec["m"]]
+    if name == "queries":
+        return [{"d": d, "m": d, "n_hessians": d + spec["extra_hessians"]} for d in spec["d"]]
+    raise IlocoError(f"id: unknown sweep {name!r} (one of {', '.join(SWEEPS)})")
+
+
+def run_cell(
+    d: int,
+    m: int,
+    n_hessians: int,
+    *,
+    trials: int,
+    seed: int,
+    activation: str = "tanh",
+    nonortho: float = 0.0,
+    theta_scale: float = 0.5,
+    h: float = 1e-3,
+    noise: float = 0.0,
+    scheme: str = "central",
+    restarts_per_width: int = 5,
+    delta: float = 1e-2,
+    n_test: int = 2000,
+    device: torch.device = CPU,
+) -> pd.DataFrame:
+    """Identify ``trials`` seeded networks as one batch; one evaluated row per trial.
+
+    Networks are drawn from (seed, trial) whatever the cell, so cells that differ only in
+    N_h, h or σ see the same networks (paired comparisons).
+    """
+    nets = shallow_networks(trials, d, m, activation, nonortho, seed, theta_scale, device)
+    oracle = oracle_of(nets, noise, seed)
+    t0 = time.perf_counter()
+    res = identify_shallow(
+        oracle, m, n_hessians, h, scheme, restarts_per_width * min(m, n_hessians), activation=activation, seed=seed
+    )
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    wall = time.perf_counter() - t0
+    table = evaluate(nets, res, delta, n_test, seed)
+    table.insert(4, "nonortho", nonortho)
+    table.insert(5, "noise", noise)
+    table["wall_time_s"] = wall / trials
+    return table
+
+
+def run_sweep(name: str, spec: dict, common: dict, seed: int, device: torch.device, progress: bool = True):
+    """Every cell of sweep ``name``; ``common`` holds the shared settings (activation, h, …)."""
+    from tqdm import tqdm
+
+    cells = sweep_cells(name, spec)
+    parts = []
+    for cell in tqdm(cells, desc=f"ID1 {name}", file=sys.stderr, disable=not progress):
+        kw = {**common, **cell}
+        part = run_cell(**kw, seed=seed, device=device)
+        part.insert(0, "sweep", name)
+        parts.append(part)
+    return pd.concat(parts, ignore_index=True)

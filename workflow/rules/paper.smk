@@ -6,8 +6,8 @@ rule paper:
         tex="paper/main.tex",
         sections=sorted(Path("paper/sections").glob("*.tex")),
         bib="paper/references.bib",
-        macros=["paper/generated/sp1.tex"],
-        figures=["figures/sp1_alpha.pdf"],
+        macros=["paper/generated/sp1.tex", "paper/generated/id1.tex"],
+        figures=["figures/sp1_alpha.pdf", "figures/id1_identification.pdf"],
     output:
         "paper/main.pdf",
     log:

@@ -52,11 +52,14 @@ def test_sigkill_whole_workflow_then_rerun_finishes_without_redoing(tmp_path):
     repo = copy_repo(tmp_path / "repo")
     cfg = kill_config(repo)
     ckpts = repo / "results" / "checkpoints" / "sp1"
-    done_early = [repo / "results" / "sp1" / name for name in ("instances.npz", "baselines.npz")]
+    rules = {
+        "sp1_data": repo / "results" / "sp1" / "instances.npz",
+        "sp1_baselines": repo / "results" / "sp1" / "baselines.npz",
+    }
     run = repro_paper(repo, cfg, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline and run.poll() is None:
-        if all(finished(repo, p) for p in done_early) and ckpts.is_dir() and list(ckpts.glob("*.pt")):
+        if finished(repo, rules["sp1_data"]) and ckpts.is_dir() and list(ckpts.glob("*.pt")):
             break
         time.sleep(0.05)
     assert run.poll() is None, "the workflow ended before it could be killed"
@@ -65,20 +68,22 @@ def test_sigkill_whole_workflow_then_rerun_finishes_without_redoing(tmp_path):
 
     # mid-run: training interrupted with a checkpoint on disk, no shard written, nothing half-written
     assert list(ckpts.glob("*.pt"))
+    done = {rule: path for rule, path in rules.items() if finished(repo, path)}  # sp1_data at least
     shards = list((repo / "results" / "sp1" / "train").glob("depth*.npz"))
     assert len(shards) < 2
-    for path in [*done_early, *shards]:
+    for path in [*done.values(), *shards]:
         with np.load(path) as data:  # complete files only: atomic writes
             assert data.files
     assert not (repo / "results" / "sp1" / "sp1.csv").exists()
-    stamps = {p: p.stat().st_mtime_ns for p in done_early}
+    stamps = {p: p.stat().st_mtime_ns for p in done.values()}
 
     rerun = repro_paper(repo, cfg, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     out, _ = rerun.communicate(timeout=600)
     assert rerun.returncode == 0, out[-3000:]
     assert "removing a stale Snakemake lock" in out
-    assert "rule sp1_data:" not in out and "rule sp1_baselines:" not in out, "finished jobs were redone"
-    assert {p: p.stat().st_mtime_ns for p in done_early} == stamps
+    for rule in done:
+        assert f"rule {rule}:" not in out, f"finished job {rule} was redone"
+    assert {p: p.stat().st_mtime_ns for p in done.values()} == stamps
     logs = "".join(p.read_text() for p in (repo / "results" / "logs" / "sp1").glob("train_depth*.log"))
     assert "resumed from checkpoint" in logs
     assert not ckpts.exists() or not list(ckpts.iterdir()), "checkpoints of finished jobs remain"

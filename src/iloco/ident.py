@@ -34,7 +34,7 @@ CPU = torch.device("cpu")
 
 # Random streams of one instance: (seed, instance) draws the network; the method and the
 # evaluator draw from (seed, instance, stream).
-_POINTS, _RESTARTS, _FIT, _TEST, _NOISE = range(1, 6)
+_POINTS, _RESTARTS, _FIT, _TEST, _NOISE, _DATA, _STUDENT, _ADAM = range(1, 9)
 
 
 def _int_seed(*key: int) -> int:
@@ -126,14 +126,10 @@ def _forward(x, A, theta, b, activation, c=None):
 
 
 # --------------------------------------------------------------------------- networks
-@dataclass
-class ShallowNets:
-    """B true networks f(x) = Σ_i b_i g(a_iᵀx + θ_i): A (B, d, m) with unit columns, θ, b (B, m)."""
+class _Batch:
+    """Batch size and input dimension of networks whose first-layer weights A are (B, d, ·)."""
 
     A: torch.Tensor
-    theta: torch.Tensor
-    b: torch.Tensor
-    activation: str
 
     @property
     def batch(self) -> int:
@@ -142,6 +138,16 @@ class ShallowNets:
     @property
     def d(self) -> int:
         return self.A.shape[1]
+
+
+@dataclass
+class ShallowNets(_Batch):
+    """B true networks f(x) = Σ_i b_i g(a_iᵀx + θ_i): A (B, d, m) with unit columns, θ, b (B, m)."""
+
+    A: torch.Tensor
+    theta: torch.Tensor
+    b: torch.Tensor
+    activation: str
 
     @property
     def m(self) -> int:
@@ -423,13 +429,15 @@ class Span:
     complete: np.ndarray
 
 
-def estimate_span(H: torch.Tensor, m: int | None = None, gap: float = 1e3) -> Span:
+def estimate_span(H: torch.Tensor, m: int | None = None, gap: float = 1e3, rank_tol: float | None = None) -> Span:
     """Top left singular vectors of the matrix of vectorized Hessians H (B, N, d, d).
 
     With the width ``m`` known, keep min(m, N) of them (complete iff N ≥ m). With m = None,
-    estimate it per instance as the k < rank maximizing s_k / s_{k+1}, provided that ratio is
-    at least ``gap``; with no such gap all N are kept and the span is reported incomplete
-    (the Hessians have not saturated W).
+    estimate it per instance: with ``rank_tol``, as the number of s_k ≥ rank_tol·s_1 (the
+    numerical rank, for networks that are only close to a narrow one, e.g. trained ones;
+    complete iff that is < N, i.e. the Hessians saturated); otherwise as the k < rank
+    maximizing s_k / s_{k+1}, provided that ratio is at least ``gap``; with no such gap all N
+    are kept and the span is reported incomplete (the Hessians have not saturated W).
     """
     B, N, d, _ = H.shape
     U, S, _ = torch.linalg.svd(sym_vec(H).mT, full_matrices=False)
@@ -438,6 +446,12 @@ def estimate_span(H: torch.Tensor, m: int | None = None, gap: float = 1e3) -> Sp
     if m is not None:
         m_hat = np.full(B, min(m, N), dtype=np.int64)
         complete = np.full(B, N >= m)
+    elif rank_tol is not None:
+        if not 0 < rank_tol < 1:
+            raise IlocoError(f"id: rank_tol must be in (0, 1), got {rank_tol}")
+        m_hat = np.maximum((s >= rank_tol * s[:, :1]).sum(axis=1), 1).astype(np.int64)
+        complete = m_hat < r
+        m_hat = np.minimum(m_hat, max_width(d))
     else:
         ratio = s[:, :-1] / np.maximum(s[:, 1:], np.finfo(float).tiny) if r > 1 else np.zeros((B, 0))
         best = ratio.argmax(axis=1) if r > 1 else np.zeros(B, dtype=np.int64)
@@ -836,17 +850,18 @@ def identify_shallow(
     dedup_tol: float = 1e-3,
     refine: bool = False,
     gap: float = 1e3,
+    rank_tol: float | None = None,
     fit_iter: int = 200,
     init: str = "hessian",
     max_elements: int = 2**22,
 ) -> IdResult:
-    """Identify the oracle's B shallow networks of width ``m`` (None: estimate it by a gap).
+    """Identify the oracle's B shallow networks of width ``m`` (None: estimate it, ``estimate_span``).
 
     1. Hessians by finite differences (``scheme``, step ``h``) at ``n_hessians`` points uniform
        on the sphere of radius ``radius`` (stream (seed, i, points)): ``fd_hessians``
        (oracle calls of at most ``max_elements`` numbers).
     2. Span: top min(m, N_h) left singular vectors of the vectorized Hessians: ``estimate_span``
-       (``gap`` when m is None).
+       (``gap`` or ``rank_tol`` when m is None).
     3. Directions: ``rank_one_search`` with ``restarts`` (default 5·m̂) restarts per instance
        (``variant``, ``gamma``, ``tol``, ``max_iter``, ``tol_rank``, ``dedup_tol``).
     4. θ̂, b̂, ĉ by ``fit_network`` on ``n_fit`` further queries (default 4 × the number of
@@ -896,7 +911,7 @@ def identify_shallow(
     pts = sphere_points(B, n_hessians, d, radius, seed, _POINTS, oracle.device, oracle.dtype)
     H = fd_hessians(oracle, pts, h, scheme, max_elements)
     lap("hessians_s")
-    span = estimate_span(H, m, gap)
+    span = estimate_span(H, m, gap, rank_tol)
     lap("span_s")
     k = int(span.m_hat.max())
     rank1 = rank_one_search(
@@ -929,6 +944,7 @@ def identify_shallow(
         "refine": bool(refine),
         "queries_per_hessian": queries_per_hessian(d, scheme),
         "m": m,
+        "rank_tol": rank_tol,
     }
     timings = {key: val for key, val in t.items() if key.endswith("_s")}
     return IdResult(
@@ -951,6 +967,37 @@ def identify_shallow(
 
 
 # --------------------------------------------------------------------------- evaluation
+def match_directions(
+    directions: torch.Tensor, found: np.ndarray, A: torch.Tensor, delta: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Match found unit directions (B, k, d) against true unit columns A (B, d, m), up to sign.
+
+    A true a_i is recovered when some found â_j has |⟨a_i, â_j⟩| ≥ 1 − δ²/2 (‖a_i ∓ â_j‖ ≤ δ).
+    Returns per instance the number recovered, counted as the smaller of the matched true and
+    matched found directions (so it never exceeds the number found), the number of found
+    directions that match some a_i, and the worst best match min_i max_j |⟨a_i, â_j⟩|.
+    """
+    dirs = directions.to(device=A.device, dtype=A.dtype)
+    cos = torch.bmm(dirs, A).abs().cpu().numpy()  # (B, k, m)
+    cos[~np.asarray(found, dtype=bool)] = 0
+    hit = cos >= 1 - delta**2 / 2
+    true_hit, found_hit = hit.any(axis=1).sum(1), hit.any(axis=2).sum(1)
+    best = cos.max(axis=1).min(axis=1) if cos.shape[1] else np.zeros(cos.shape[0])
+    return np.minimum(true_hit, found_hit), found_hit, best
+
+
+def relative_errors(
+    f: Callable[[torch.Tensor], torch.Tensor], f_hat: Callable[[torch.Tensor], torch.Tensor], X: torch.Tensor
+) -> tuple[np.ndarray, np.ndarray]:
+    """Uniform max|f − f̂| / max|f| and mean ‖f − f̂‖₂ / ‖f‖₂ relative errors at points X (B, q, d)."""
+    with torch.no_grad():
+        y = f(X)
+        err = y - f_hat(X).to(y)
+    uni = (err.abs().amax(1) / y.abs().amax(1).clamp_min(1e-300)).cpu().numpy()
+    mean = (err.norm(dim=1) / y.norm(dim=1).clamp_min(1e-300)).cpu().numpy()
+    return uni, mean
+
+
 def evaluate(
     nets: ShallowNets, result: IdResult, delta: float = 1e-2, n_test: int = 2000, seed: int = 0
 ) -> pd.DataFrame:
@@ -968,18 +1015,9 @@ def evaluate(
     if not isinstance(n_test, int | np.integer) or n_test < 1:
         raise IlocoError(f"id: need n_test >= 1, got {n_test}")
     B, d, m = nets.A.shape
-    dirs = result.directions.to(device=nets.A.device, dtype=nets.A.dtype)
-    cos = torch.bmm(dirs, nets.A).abs().cpu().numpy()  # (B, k, m)
-    cos[~result.found] = 0
-    hit = cos >= 1 - delta**2 / 2
-    true_hit, found_hit = hit.any(axis=1).sum(1), hit.any(axis=2).sum(1)
-    recovered = np.minimum(true_hit, found_hit)
+    recovered, found_hit, best = match_directions(result.directions, result.found, nets.A, delta)
     X = sphere_points(B, n_test, d, result.params["radius"], seed, _TEST, nets.A.device, nets.A.dtype)
-    with torch.no_grad():
-        f = nets.forward(X)
-        err = f - result.net(X.to(result.net.A)).to(f)
-    uni = (err.abs().amax(1) / f.abs().amax(1)).cpu().numpy()
-    mean = (err.norm(dim=1) / f.norm(dim=1)).cpu().numpy()
+    uni, mean = relative_errors(nets.forward, result.net, X)
     no = nonorthogonality(nets.A)
     p = result.params
     return pd.DataFrame(
@@ -1000,7 +1038,7 @@ def evaluate(
             "spurious": result.n_found - found_hit,
             "complete": recovered == m,
             "claimed_complete": result.complete,
-            "best_match_min": cos.max(axis=1).min(axis=1),
+            "best_match_min": best,
             "uniform_rel_err": uni,
             "mean_rel_err": mean,
             "fit_residual": result.fit_residual,
@@ -1088,4 +1126,644 @@ def run_sweep(name: str, spec: dict, common: dict, seed: int, device: torch.devi
         part = run_cell(**kw, seed=seed, device=device)
         part.insert(0, "sweep", name)
         parts.append(part)
+    return pd.concat(parts, ignore_index=True)
+
+
+# --------------------------------------------------------------------------- two hidden layers (ID2)
+@dataclass
+class TwoLayerNets(_Batch):
+    """B networks f(x) = Σ_ℓ g(b_ℓᵀ g(Aᵀx + θ) + τ_ℓ) = 1ᵀ g(Bᵀ g(Aᵀx + θ) + τ).
+
+    A (B, d, m0) with unit columns, θ (B, m0), Bw (B, m0, m1) with unit columns, τ (B, m1).
+    """
+
+    A: torch.Tensor
+    theta: torch.Tensor
+    Bw: torch.Tensor
+    tau: torch.Tensor
+    activation: str
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Outputs (B, q) at inputs x (B, q, d)."""
+        g = ACTIVATIONS[self.activation]
+        hidden = g(torch.bmm(x, self.A) + self.theta.unsqueeze(1))[0]
+        return g(torch.bmm(hidden, self.Bw) + self.tau.unsqueeze(1))[0].sum(2)
+
+    __call__ = forward
+
+    def entangled(self) -> torch.Tensor:
+        """The entangled weights v_ℓ = A diag(g'(θ)) b_ℓ / ‖·‖, (B, d, m1): the gradients of the
+        second-layer pre-activations at x = 0, the directions the Hessians see there.
+
+        ∇²f(x) = Σ_ℓ g''(z_ℓ) v_ℓ(x) v_ℓ(x)ᵀ + Σ_i (Σ_ℓ g'(z_ℓ) B_iℓ) g''(y_i) a_i a_iᵀ with
+        v_ℓ(x) = A diag(g'(Aᵀx + θ)) b_ℓ, so near 0 the Hessians lie close to the
+        (m0 + m1)-dimensional span of {a_i a_iᵀ} ∪ {v_ℓ v_ℓᵀ} (Fiedler, Fornasier, Klock,
+        Rauchensteiner); how close depends on the radius of the Hessian points.
+        """
+        gp = ACTIVATIONS[self.activation](self.theta)[1]
+        V = torch.bmm(self.A, gp.unsqueeze(2) * self.Bw)
+        return V / V.norm(dim=1, keepdim=True)
+
+
+def two_layer_networks(
+    batch: int,
+    d: int,
+    m0: int,
+    m1: int,
+    activation: str = "tanh",
+    seed: int = 0,
+    theta_scale: float = 0.5,
+    device: torch.device = CPU,
+    dtype: torch.dtype = torch.float64,
+) -> TwoLayerNets:
+    """Draw B two-hidden-layer networks: A (d × m0) and Bw (m0 × m1) with Haar orthonormal
+    columns (m1 ≤ m0 ≤ d, the setting of Fornasier, Klock, Rauchensteiner), biases θ, τ ~
+    theta_scale·N(0, 1); instance i from the generator seeded by (seed, i)."""
+    _check_activation(activation)
+    _check_seed(seed)
+    if not isinstance(d, int | np.integer) or d < 2:
+        raise IlocoError(f"id: need input dimension d >= 2, got d={d}")
+    if not (isinstance(m0, int | np.integer) and isinstance(m1, int | np.integer) and 1 <= m1 <= m0 <= d):
+        raise IlocoError(f"id: two layers need 1 <= m1 <= m0 <= d, got d={d}, m0={m0}, m1={m1}")
+    if m0 + m1 > max_width(d):
+        raise IlocoError(f"id: two layers need m0 + m1 <= d(d-1)/2 = {max_width(d)}, got {m0 + m1}")
+    if batch < 1:
+        raise IlocoError(f"id: need batch >= 1, got {batch}")
+    if not (theta_scale >= 0 and math.isfinite(theta_scale)):
+        raise IlocoError(f"id: theta_scale must be finite and >= 0, got {theta_scale}")
+
+    def haar(n, k, gen):
+        q, r = torch.linalg.qr(torch.randn(n, k, generator=gen, dtype=torch.float64))
+        return q * torch.sign(torch.diagonal(r)).unsqueeze(0)
+
+    parts = []
+    for i in range(batch):
+        gen = _generator(seed, i)
+        A, Bw = haar(d, m0, gen), haar(m0, m1, gen)
+        theta = theta_scale * torch.randn(m0, generator=gen, dtype=torch.float64)
+        tau = theta_scale * torch.randn(m1, generator=gen, dtype=torch.float64)
+        parts.append((A, theta, Bw, tau))
+    to = {"device": device, "dtype": dtype}
+    A, theta, Bw, tau = (torch.stack(p).to(**to) for p in zip(*parts, strict=True))
+    return TwoLayerNets(A, theta, Bw, tau, activation)
+
+
+@dataclass
+class TwoLayerResult:
+    """Directions found in the Hessians of two-layer networks, per instance: unit â_j (B, k, d)
+    (zero rows where ``found`` is False), |λ| of each (closeness of its M to rank one), the
+    singular values of the vectorized Hessians, whether N_h ≥ m0 + m1, the queries used and
+    the hyper-parameters. The method does not label the layer of a direction; the evaluator
+    matches them against both sets."""
+
+    directions: torch.Tensor
+    found: np.ndarray
+    rank_one: np.ndarray
+    singular_values: np.ndarray
+    span_complete: np.ndarray
+    queries: np.ndarray
+    params: dict
+    span_basis: torch.Tensor
+
+
+def identify_two_layer(
+    oracle: Oracle,
+    m0: int,
+    m1: int,
+    n_hessians: int,
+    h: float = 1e-3,
+    scheme: str = "central",
+    restarts: int | None = None,
+    *,
+    radius: float = 0.1,
+    seed: int = 0,
+    tol_rank: float = 0.3,
+    max_elements: int = 2**22,
+) -> TwoLayerResult:
+    """First-layer weights a_i and entangled weights v_ℓ of two-layer networks from queries.
+
+    Hessians by finite differences at ``n_hessians`` points on the sphere of radius ``radius``
+    (small: the v_ℓ(x) drift with x), the top m0 + m1 left singular vectors as the span, and
+    its rank-one elements by the projected power iteration of ``rank_one_search`` (``restarts``,
+    default 5·(m0 + m1)). Returns at most m0 + m1 unlabeled directions.
+    """
+    if not isinstance(oracle, Oracle):
+        raise IlocoError(f"id: identification takes an Oracle (query access only), got {type(oracle).__name__}")
+    d = oracle.d
+    _check_seed(seed)
+    if not (isinstance(m0, int | np.integer) and isinstance(m1, int | np.integer) and 1 <= m1 <= m0 <= d):
+        raise IlocoError(f"id: two layers need 1 <= m1 <= m0 <= d, got d={d}, m0={m0}, m1={m1}")
+    if not isinstance(n_hessians, int | np.integer) or n_hessians < 1:
+        raise IlocoError(f"id: need n_hessians >= 1, got {n_hessians}")
+    if not (radius > 0 and math.isfinite(radius)):
+        raise IlocoError(f"id: radius must be finite and > 0, got {radius}")
+    if not (h > 0 and math.isfinite(h)):
+        raise IlocoError(f"id: finite-difference step h must be finite and > 0, got {h}")
+    start = oracle.queries
+    k = m0 + m1
+    pts = sphere_points(oracle.batch, n_hessians, d, radius, seed, _POINTS, oracle.device, oracle.dtype)
+    span = estimate_span(fd_hessians(oracle, pts, h, scheme, max_elements), k)
+    r = 5 * min(k, n_hessians) if restarts is None else restarts
+    rank1 = rank_one_search(span, r, seed, tol_rank=tol_rank)
+    params = {"n_hessians": int(n_hessians), "h": float(h), "scheme": scheme, "restarts": int(r), "radius": radius}
+    return TwoLayerResult(
+        rank1.directions,
+        rank1.found,
+        rank1.rank_one,
+        span.singular_values,
+        span.complete,
+        oracle.queries - start,
+        params,
+        span.basis,
+    )
+
+
+def evaluate_two_layer(nets: TwoLayerNets, result: TwoLayerResult, delta: float) -> pd.DataFrame:
+    """The evaluator's view of ``identify_two_layer``, one row per instance: first-layer weights
+    and entangled weights recovered (matched up to sign with ‖· ∓ ·‖ ≤ δ), their worst best
+    matches, found directions matching neither, the span's singular-value gap
+    s_{m0+m1} / s_{m0+m1+1} (∞ when the Hessians had no more directions), and ``span_error``,
+    the sine of the largest principal angle between the estimated span and the true
+    W = span{a_i a_iᵀ, v_ℓ v_ℓᵀ} (how far the Hessians are from the model's span)."""
+    if not delta > 0:
+        raise IlocoError(f"id: delta must be > 0, got {delta}")
+    m0, m1 = nets.A.shape[2], nets.Bw.shape[2]
+    first, first_hit, first_best = match_directions(result.directions, result.found, nets.A, delta)
+    V = nets.entangled()
+    ent, ent_hit, ent_best = match_directions(result.directions, result.found, V, delta)
+    both, both_hit, _ = match_directions(result.directions, result.found, torch.cat([nets.A, V], 2), delta)
+    T = torch.cat([nets.A, V], 2)
+    Q, _ = torch.linalg.qr(sym_vec(torch.einsum("bdk,bek->bkde", T, T)).mT)  # true W, (B, D, m0+m1)
+    U = sym_vec(result.span_basis.to(Q)).mT  # estimated span, (B, D, k)
+    span_err = torch.linalg.matrix_norm(U - Q @ (Q.mT @ U), ord=2).cpu().numpy()
+    s = result.singular_values
+    k = m0 + m1
+    gap = s[:, k - 1] / np.maximum(s[:, k], 1e-300) if s.shape[1] > k else np.full(len(s), np.inf)
+    n_found = result.found.sum(axis=1)
+    p = result.params
+    return pd.DataFrame(
+        {
+            "instance": np.arange(nets.batch),
+            "d": nets.d,
+            "m0": m0,
+            "m1": m1,
+            "activation": nets.activation,
+            "n_hessians": p["n_hessians"],
+            "radius": p["radius"],
+            "h": p["h"],
+            "restarts": p["restarts"],
+            "n_found": n_found,
+            "first_recovered": first,
+            "entangled_recovered": ent,
+            "first_frac": first / m0,
+            "entangled_frac": ent / m1,
+            "complete": (first == m0) & (ent == m1),
+            "span_complete": result.span_complete,
+            "spurious": n_found - both_hit,
+            "first_best_min": first_best,
+            "entangled_best_min": ent_best,
+            "span_gap": gap,
+            "span_error": span_err,
+            "queries": result.queries,
+        }
+    )
+
+
+def run_two_layer(spec: dict, seed: int, device: torch.device = CPU, progress: bool = True) -> pd.DataFrame:
+    """The ID2 sweep: widths (m0, m1) × N_h, ``spec['trials']`` networks per width identified as
+    one batch; cells of one width see the same networks (paired over N_h)."""
+    from tqdm import tqdm
+
+    rows = []
+    cells = [(m0, m1, nh) for m0, m1 in spec["widths"] for nh in spec["n_hessians"]]
+    for m0, m1, nh in tqdm(cells, desc="ID2", file=sys.stderr, disable=not progress):
+        nets = two_layer_networks(
+            spec["trials"], spec["d"], m0, m1, spec["activation"], seed, spec["theta_scale"], device
+        )
+        oracle = Oracle(nets.forward, nets.d, nets.batch, 0.0, seed, device)
+        t0 = time.perf_counter()
+        res = identify_two_layer(
+            oracle,
+            m0,
+            m1,
+            nh,
+            spec["h"],
+            spec["scheme"],
+            spec["restarts_per_width"] * min(m0 + m1, nh),
+            radius=spec["radius"],
+            seed=seed,
+        )
+        table = evaluate_two_layer(nets, res, spec["delta"])
+        table["wall_time_s"] = (time.perf_counter() - t0) / spec["trials"]
+        rows.append(table)
+    return pd.concat(rows, ignore_index=True)
+
+
+# --------------------------------------------------------------------------- training students (ID3)
+#: Optimizers of the student trainer: plain gradient descent (the object of study) and Adam
+#: (the baseline that fits a network to a query budget).
+OPTIMIZERS = ("gd", "adam")
+
+
+def _student_forward(X, W, c, b, activation):
+    """f(x) = Σ_j b_j g(w_jᵀx + c_j) for X (R, 1|C, n, d), W (R, C, d, m), c, b (R, C, m):
+    outputs (R, C, n) and the activations (g, g') at the pre-activations."""
+    g, dg, _ = ACTIVATIONS[activation](X @ W + c.unsqueeze(2))
+    return (g @ b.unsqueeze(3)).squeeze(3), g, dg
+
+
+def student_gradients(X, y, W, c, b, activation):
+    """Gradients of ½·mean_n (f(x_n) − y_n)² in W, c, b, batched over (R, C) as in ``_student_forward``
+    (y (R, 1|C, n)); written out, so a step costs three batched matmuls."""
+    f, g, dg = _student_forward(X, W, c, b, activation)
+    r = (f - y) / X.shape[2]
+    gb = (g.mT @ r.unsqueeze(3)).squeeze(3)
+    dz = r.unsqueeze(3) * b.unsqueeze(2) * dg
+    return X.mT @ dz, dz.sum(2), gb
+
+
+def train_students(
+    X: torch.Tensor,
+    y: torch.Tensor,
+    W: torch.Tensor,
+    c: torch.Tensor,
+    b: torch.Tensor,
+    *,
+    activation: str,
+    optimizer: str,
+    lr: float,
+    stop,
+    betas: tuple[float, float] = (0.9, 0.999),
+    eps: float = 1e-8,
+    desc: str = "students",
+    progress: bool = True,
+    checkpoint=None,
+):
+    """Train shallow students f = Σ_j b_j g(w_jᵀx + c_j) on (X (R, n, d), y (R, n)) by full-batch
+    ``gd`` or ``adam`` with the shared engine: rows R (e.g. teachers), cells C (init scales or
+    restarts) in W (R, C, d, m), c, b (R, C, m), all cells of a row on the same data. The
+    engine's loss is the relative mean squared error mean (f − y)² / mean y², so ``stop``'s
+    tolerance is relative. Returns the engine's RunResult (final W, c, b in ``state``)."""
+    from iloco import engine
+
+    _check_activation(activation)
+    if optimizer not in OPTIMIZERS:
+        raise IlocoError(f"id: optimizer {optimizer!r} is not one of {', '.join(OPTIMIZERS)}")
+    if not (lr > 0 and math.isfinite(lr)):
+        raise IlocoError(f"id: learning rate must be finite and > 0, got {lr}")
+    state = {"X": X.unsqueeze(1), "y": y.unsqueeze(1), "W": W.clone(), "c": c.clone(), "b": b.clone()}
+    state["yy"] = (y * y).mean(1, keepdim=True).clamp_min(1e-300)
+    names = ("W", "c", "b")
+    if optimizer == "adam":
+        for k in names:
+            state["m" + k], state["v" + k] = torch.zeros_like(state[k]), torch.zeros_like(state[k])
+        state["t"] = torch.zeros(W.shape[:2], dtype=W.dtype, device=W.device)
+    b1, b2 = betas
+
+    def loss(st):
+        f = _student_forward(st["X"], st["W"], st["c"], st["b"], activation)[0]
+        return ((f - st["y"]) ** 2).mean(2) / st["yy"]
+
+    def step(st, frozen):
+        grads = student_gradients(st["X"], st["y"], st["W"], st["c"], st["b"], activation)
+        keep = (~frozen).to(st["W"].dtype)
+        if optimizer == "adam":
+            st["t"] += keep
+            t = st["t"].clamp_min(1)
+        for k, gk in zip(names, grads, strict=True):
+            kk = keep.reshape(*keep.shape, *([1] * (gk.ndim - 2)))
+            if optimizer == "gd":
+                st[k] -= lr * kk * gk
+                continue
+            tt = t.reshape(kk.shape)
+            st["m" + k] += kk * (1 - b1) * (gk - st["m" + k])
+            st["v" + k] += kk * (1 - b2) * (gk * gk - st["v" + k])
+            mhat, vhat = st["m" + k] / (1 - b1**tt), st["v" + k] / (1 - b2**tt)
+            st[k] -= lr * kk * mhat / (vhat.sqrt() + eps)
+
+    return engine.run_batched(state, step, loss, stop, desc, progress, checkpoint)
+
+
+def init_students(
+    batch: int, cells: int, d: int, width: int, scales: list[float], seed: int, stream: int
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Gaussian student initializations (CPU, float64), W (B, C, d, m), c, b (B, C, m): standard
+    fan-in scaling w ~ N(0, I/d), c ~ N(0, 1/d), b ~ N(0, 1/m), times ``scales[j]`` for cell j
+    (len(scales) = C), so cells share one draw and differ by scale only (paired); instance i
+    draws from (seed, i, stream, j)."""
+    if len(scales) != cells:
+        raise IlocoError(f"id: {cells} cells need {cells} init scales, got {len(scales)}")
+    Ws, cs, bs = [], [], []
+    for i in range(batch):
+        gen = [_generator(seed, i, stream, j) for j in range(cells)]
+        Ws.append(torch.stack([torch.randn(d, width, generator=g, dtype=torch.float64) / math.sqrt(d) for g in gen]))
+        cs.append(torch.stack([torch.randn(width, generator=g, dtype=torch.float64) / math.sqrt(d) for g in gen]))
+        bs.append(torch.stack([torch.randn(width, generator=g, dtype=torch.float64) / math.sqrt(width) for g in gen]))
+    s = torch.tensor(scales, dtype=torch.float64)
+    return torch.stack(Ws) * s.view(1, -1, 1, 1), torch.stack(cs) * s.view(1, -1, 1), torch.stack(bs) * s.view(1, -1, 1)
+
+
+def gaussian_inputs(batch: int, n: int, d: int, seed: int, stream: int) -> torch.Tensor:
+    """n training inputs x ~ N(0, I/d) (‖x‖ ≈ 1) per instance, (B, n, d) float64 on the CPU."""
+    return torch.stack(
+        [torch.randn(n, d, generator=_generator(seed, i, stream), dtype=torch.float64) for i in range(batch)]
+    ) / math.sqrt(d)
+
+
+def student_net(W: torch.Tensor, c: torch.Tensor, b: torch.Tensor, activation: str) -> ShallowNet:
+    """A batch of trained students (W (B, d, m), c, b (B, m)) as a ``ShallowNet`` (zero offset)."""
+    mask = torch.ones(b.shape, dtype=torch.bool, device=b.device)
+    return ShallowNet(W, c, b, torch.zeros(b.shape[0], dtype=b.dtype, device=b.device), mask, activation)
+
+
+def unit_directions(net: ShallowNet) -> tuple[torch.Tensor, np.ndarray]:
+    """The unit weight directions (B, k, d) of a network and its used-column mask (B, k)."""
+    A = net.A.detach()
+    return (A / A.norm(dim=1, keepdim=True).clamp_min(1e-300)).mT, net.mask.cpu().numpy().astype(bool)
+
+
+def fit_by_adam(
+    oracle: Oracle,
+    width: int,
+    n_queries: int,
+    *,
+    activation: str,
+    restarts: int,
+    lr: float,
+    steps: int,
+    tol: float,
+    radius: float = 1.0,
+    seed: int = 0,
+    progress: bool = False,
+) -> tuple[ShallowNet, np.ndarray]:
+    """The baseline: fit a network of width ``width`` (the true architecture) to ``n_queries``
+    input–output queries per instance (uniform on the sphere of radius ``radius``, stream
+    (seed, i, adam)) by full-batch Adam from ``restarts`` standard-scale initializations, run
+    as the cells of one batch; each instance keeps the restart with the least training loss.
+    Returns the network and its relative training MSE."""
+    from iloco import engine
+
+    B, d = oracle.batch, oracle.d
+    if not isinstance(n_queries, int | np.integer) or n_queries < 1:
+        raise IlocoError(f"id: the baseline needs at least one query, got {n_queries}")
+    if not isinstance(restarts, int | np.integer) or restarts < 1:
+        raise IlocoError(f"id: need restarts >= 1, got {restarts}")
+    X = sphere_points(B, int(n_queries), d, radius, seed, _ADAM, oracle.device, oracle.dtype)
+    y = oracle(X)
+    W, c, b = init_students(B, restarts, d, width, [1.0] * restarts, seed, _ADAM)
+    to = {"device": X.device, "dtype": X.dtype}
+    stop = engine.StopRule(max_steps=steps, tol_loss=tol, tol_change=0.0, check_every=max(1, min(100, steps)))
+    res = train_students(
+        X,
+        y,
+        W.to(**to),
+        c.to(**to),
+        b.to(**to),
+        activation=activation,
+        optimizer="adam",
+        lr=lr,
+        stop=stop,
+        desc="Adam baseline",
+        progress=progress,
+    )
+    loss = np.where(np.isfinite(res.loss), res.loss, np.inf)
+    best = torch.as_tensor(loss.argmin(axis=1))
+    rows = torch.arange(B)
+    st = res.state
+    net = student_net(
+        st["W"][rows, best].to(**to), st["c"][rows, best].to(**to), st["b"][rows, best].to(**to), activation
+    )
+    return net, loss[np.arange(B), best.numpy()]
+
+
+# --------------------------------------------------------------------------- the chain (ID3)
+CHAIN_KEYS = ("teacher_A", "teacher_theta", "teacher_b", "W", "c", "b", "scales", "train_loss", "steps", "status")
+
+
+def train_chain(spec: dict, seed: int, device: torch.device = CPU, progress: bool = True, checkpoint=None) -> dict:
+    """The training stage of the chain: ``teachers`` seeded shallow teachers (width
+    ``teacher_width``), ``n_train`` inputs x ~ N(0, I/d) each, and for every teacher one
+    over-parameterized student (width ``student_width``) per init scale, all trained as one
+    batch by full-batch GD (``train``: lr, max_steps, tol_loss, check_every) through the
+    shared engine (checkpointed with ``checkpoint``). Returns numpy arrays (``CHAIN_KEYS``)."""
+    from iloco import engine
+
+    T, d, act = spec["teachers"], spec["d"], spec["activation"]
+    teachers = shallow_networks(T, d, spec["teacher_width"], act, spec["nonortho"], seed, spec["theta_scale"])
+    X = gaussian_inputs(T, spec["n_train"], d, seed, _DATA)
+    y = teachers.forward(X)
+    scales = [float(s) for s in spec["init_scales"]]
+    W, c, b = init_students(T, len(scales), d, spec["student_width"], scales, seed, _STUDENT)
+    tr = spec["train"]
+    stop = engine.StopRule(tr["max_steps"], tr["tol_loss"], 0.0, tr["check_every"])
+    to = {"device": device, "dtype": torch.float64}
+    res = train_students(
+        X.to(**to),
+        y.to(**to),
+        W.to(**to),
+        c.to(**to),
+        b.to(**to),
+        activation=act,
+        optimizer="gd",
+        lr=tr["lr"],
+        stop=stop,
+        desc="ID3 students",
+        progress=progress,
+        checkpoint=checkpoint,
+    )
+    st = res.state
+    return {
+        "teacher_A": teachers.A.numpy(),
+        "teacher_theta": teachers.theta.numpy(),
+        "teacher_b": teachers.b.numpy(),
+        "W": st["W"].numpy(),
+        "c": st["c"].numpy(),
+        "b": st["b"].numpy(),
+        "scales": np.array(scales),
+        "train_loss": res.loss,
+        "steps": res.steps,
+        "status": res.status,
+        "elapsed_s": np.array(res.elapsed_s),
+    }
+
+
+def _params(width: int, d: int, offset: bool) -> int:
+    return width * (d + 2) + int(offset)
+
+
+def identify_chain(arrays: dict, spec: dict, seed: int, device: torch.device = CPU, progress: bool = True):
+    """Identify every trained student from queries alone and build its compact network; fit the
+    baseline (Adam, teacher width, same number of queries of the student) next to it.
+
+    Identification: ``identify_shallow`` with the width unknown, estimated as the numerical
+    rank of the Hessians (``identify.rank_tol``), directions refined in the final fit. Rows:
+    (teacher, init scale, method) with the identified width, the compression ratio (student
+    parameters / compact parameters), the compact network's error against the student and
+    against the teacher on fresh points of the unit sphere, and the teacher weights recovered.
+    """
+    from tqdm import tqdm
+
+    from iloco import engine
+
+    to = {"device": device, "dtype": torch.float64}
+    A = torch.as_tensor(arrays["teacher_A"]).to(**to)
+    act = spec["activation"]
+    teachers = ShallowNets(
+        A, torch.as_tensor(arrays["teacher_theta"]).to(**to), torch.as_tensor(arrays["teacher_b"]).to(**to), act
+    )
+    T, d, m_t = A.shape
+    m_s = arrays["W"].shape[-1]
+    ident_spec, base = spec["identify"], spec["baseline"]
+    X = sphere_points(T, spec["n_test"], d, 1.0, seed, _TEST, device)
+    rows = []
+    for j, scale in enumerate(tqdm(arrays["scales"], desc="ID3 identify", file=sys.stderr, disable=not progress)):
+        student = student_net(*(torch.as_tensor(arrays[k][:, j]).to(**to) for k in ("W", "c", "b")), act)
+        t0 = time.perf_counter()
+        res = identify_shallow(
+            Oracle(student.forward, d, T, 0.0, seed, device),
+            None,
+            ident_spec["n_hessians"],
+            ident_spec["h"],
+            ident_spec["scheme"],
+            ident_spec["restarts"],
+            activation=act,
+            seed=seed,
+            rank_tol=ident_spec["rank_tol"],
+            refine=True,
+        )
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        t_id = time.perf_counter() - t0
+        budget = int(res.queries.max())
+        t0 = time.perf_counter()
+        adam, _ = fit_by_adam(
+            Oracle(student.forward, d, T, 0.0, seed, device),
+            m_t,
+            budget,
+            activation=act,
+            restarts=base["restarts"],
+            lr=base["lr"],
+            steps=base["steps"],
+            tol=base["tol_loss"],
+            seed=seed,
+        )
+        t_adam = time.perf_counter() - t0
+        st_uni, st_mean = relative_errors(teachers.forward, student.forward, X)
+        common = {
+            "teacher": np.arange(T),
+            "d": d,
+            "teacher_width": m_t,
+            "student_width": m_s,
+            "init_scale": float(scale),
+            "train_loss": arrays["train_loss"][:, j],
+            "train_steps": arrays["steps"][:, j],
+            "train_status": [engine.STATUS[s] for s in arrays["status"][:, j]],
+            "student_vs_teacher_mean": st_mean,
+            "student_vs_teacher_uniform": st_uni,
+        }
+        for method, net, width, wall in (
+            ("identification", res.net, res.found.sum(axis=1), t_id),
+            ("adam", adam, np.full(T, m_t), t_adam),
+        ):
+            dirs, used = unit_directions(net)
+            rec, _, best = match_directions(dirs, used, A, spec["delta"])
+            uni, mean = relative_errors(student.forward, net, X)
+            _, t_mean = relative_errors(teachers.forward, net, X)
+            rows.append(
+                pd.DataFrame(
+                    {
+                        **common,
+                        "method": method,
+                        "width": width,
+                        "m_hat": res.m_hat if method == "identification" else m_t,
+                        "span_complete": res.span_complete if method == "identification" else True,
+                        "compression": _params(m_s, d, False) / np.array([_params(int(w), d, True) for w in width]),
+                        "vs_student_uniform": uni,
+                        "vs_student_mean": mean,
+                        "vs_teacher_mean": t_mean,
+                        "recovered": rec,
+                        "best_match_min": best,
+                        "queries": budget,
+                        "wall_time_s": wall / T,
+                    }
+                )
+            )
+    return pd.concat(rows, ignore_index=True)
+
+
+def budget_spec(cfg: dict) -> dict:
+    """The settings of ``run_budget`` from the config's id3 section: its ``budget`` part, the
+    baseline, and the shared activation, teacher draw and finite-difference settings."""
+    keys = ("activation", "nonortho", "theta_scale", "n_test", "baseline")
+    return {
+        **{k: cfg[k] for k in keys},
+        "h": cfg["identify"]["h"],
+        "scheme": cfg["identify"]["scheme"],
+        **cfg["budget"],
+    }
+
+
+def run_budget(spec: dict, seed: int, device: torch.device = CPU, progress: bool = True) -> pd.DataFrame:
+    """Identification against the baseline on the same query budget, on seeded shallow networks
+    of known width (d, m): for each N_h, identify (``identify_shallow``), then give Adam as many
+    input–output queries as identification used; both evaluated on the same fresh points and
+    against the same true weights (recovered with ‖a_i ∓ â_j‖ ≤ δ)."""
+    from tqdm import tqdm
+
+    d, m, act, trials = spec["d"], spec["m"], spec["activation"], spec["trials"]
+    nets = shallow_networks(trials, d, m, act, spec["nonortho"], seed, spec["theta_scale"], device)
+    base = spec["baseline"]
+    X = sphere_points(trials, spec["n_test"], d, 1.0, seed, _TEST, device)
+    parts = []
+    for nh in tqdm(spec["n_hessians"], desc="ID3 budget", file=sys.stderr, disable=not progress):
+        t0 = time.perf_counter()
+        res = identify_shallow(
+            oracle_of(nets, 0.0, seed),
+            m,
+            nh,
+            spec["h"],
+            spec["scheme"],
+            spec["restarts_per_width"] * min(m, nh),
+            activation=act,
+            seed=seed,
+        )
+        t_id = time.perf_counter() - t0
+        budget = int(res.queries.max())
+        t0 = time.perf_counter()
+        adam, loss = fit_by_adam(
+            oracle_of(nets, 0.0, seed),
+            m,
+            budget,
+            activation=act,
+            restarts=base["restarts"],
+            lr=base["lr"],
+            steps=base["steps"],
+            tol=base["tol_loss"],
+            seed=seed,
+        )
+        t_adam = time.perf_counter() - t0
+        for method, net, dirs, used, wall in (
+            ("identification", res.net, res.directions, res.found, t_id),
+            ("adam", adam, *unit_directions(adam), t_adam),
+        ):
+            rec, _, best = match_directions(dirs, used, nets.A, spec["delta"])
+            uni, mean = relative_errors(nets.forward, net, X)
+            parts.append(
+                pd.DataFrame(
+                    {
+                        "instance": np.arange(trials),
+                        "d": d,
+                        "m": m,
+                        "n_hessians": nh,
+                        "method": method,
+                        "queries": budget,
+                        "recovered": rec,
+                        "complete": rec == m,
+                        "best_match_min": best,
+                        "uniform_rel_err": uni,
+                        "mean_rel_err": mean,
+                        "wall_time_s": wall / trials,
+                    }
+                )
+            )
     return pd.concat(parts, ignore_index=True)

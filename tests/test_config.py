@@ -118,3 +118,17 @@ def test_id1_activation_not_smooth_and_bad_counts():
         lambda c: c["id1"]["recovery"].__setitem__("n_hessians", [0, 20])
     )
     assert "id1.noise.m: 0 is out of range" in bad(lambda c: c["id1"]["noise"].__setitem__("m", 0))
+
+
+def test_id2_widths_and_id3_widths():
+    assert bad(lambda c: c["id2"].__setitem__("widths", [[3, 4]])).startswith(
+        "config: id2.widths: [3, 4] needs 1 <= m1 <= m0 <= d"
+    )
+    assert "id2.widths[0]: [5] is out of range" in bad(lambda c: c["id2"].__setitem__("widths", [[5]]))
+    msg = bad(lambda c: c["id3"].__setitem__("student_width", 1))
+    assert msg == "config: id3.student_width: 1 must be >= teacher_width = 3"
+    assert "id3.identify.rank_tol: 1.5 is out of range" in bad(
+        lambda c: c["id3"]["identify"].__setitem__("rank_tol", 1.5)
+    )
+    assert "unknown key 'id3.baseline.epochs'" in bad(lambda c: c["id3"]["baseline"].__setitem__("epochs", 3))
+    assert "id3.activation: 'relu' is not allowed" in bad(lambda c: c["id3"].__setitem__("activation", "relu"))

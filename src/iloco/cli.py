@@ -78,27 +78,97 @@ def cmd_sp1_table(a) -> None:
     io.write_table(a.out, table)
 
 
-def cmd_id1_sweep(a) -> None:
+def _settings(a, command: str, keys: tuple[str, ...] = ()) -> dict:
+    """The --settings JSON of an ID job (a config section), with ``keys`` required in it."""
     import json
 
-    import torch
-
-    from iloco import engine, ident, io, provenance
-
-    torch.set_num_threads(a.threads)
     try:
         cfg = json.loads(a.settings)
     except json.JSONDecodeError as exc:
-        raise IlocoError(f"id1-sweep: --settings is not valid JSON ({exc.msg})") from None
-    device = engine.resolve_device(a.device)
-    common = {k: v for k, v in cfg.items() if k not in ident.SWEEPS}
-    if a.sweep not in cfg:
-        raise IlocoError(f"id1-sweep: --settings has no section {a.sweep!r}")
-    table = ident.run_sweep(a.sweep, cfg[a.sweep], common, a.seed, device, progress=not a.quiet)
+        raise IlocoError(f"{command}: --settings is not valid JSON ({exc.msg})") from None
+    if not isinstance(cfg, dict):
+        raise IlocoError(f"{command}: --settings must be a JSON object")
+    for key in keys:
+        if key not in cfg:
+            raise IlocoError(f"{command}: --settings has no key {key!r}")
+    return cfg
+
+
+def _device(a):
+    import torch
+
+    from iloco import engine
+
+    torch.set_num_threads(a.threads)
+    return engine.resolve_device(a.device)
+
+
+def _write_with_provenance(a, table, device) -> None:
+    from iloco import engine, io, provenance
+
     table["device"] = engine.device_label(device)
     for key, value in provenance.columns(a.config_hash).items():
         table[key] = value
     io.write_table(a.out, table)
+
+
+def cmd_id1_sweep(a) -> None:
+    from iloco import ident
+
+    cfg = _settings(a, "id1-sweep", (a.sweep,))
+    device = _device(a)
+    common = {k: v for k, v in cfg.items() if k not in ident.SWEEPS}
+    table = ident.run_sweep(a.sweep, cfg[a.sweep], common, a.seed, device, progress=not a.quiet)
+    _write_with_provenance(a, table, device)
+
+
+def cmd_id2_sweep(a) -> None:
+    from iloco import ident
+
+    cfg = _settings(a, "id2-sweep", ("widths", "n_hessians", "d", "trials"))
+    device = _device(a)
+    _write_with_provenance(a, ident.run_two_layer(cfg, a.seed, device, progress=not a.quiet), device)
+
+
+def cmd_id3_train(a) -> None:
+    from iloco import engine, ident, io
+
+    cfg = _settings(a, "id3-train", ("teachers", "train", "init_scales"))
+    device = _device(a)
+    ckpt = None
+    if a.checkpoint:
+        job = {"settings": cfg, "seed": a.seed}
+        ckpt = engine.Checkpoint(a.checkpoint, io.digest(job), a.checkpoint_every_s)
+    arrays = ident.train_chain(cfg, a.seed, device, progress=not a.quiet, checkpoint=ckpt)
+    io.save_npz(a.out, **arrays)
+    if ckpt:
+        ckpt.remove()
+
+
+def cmd_id3_identify(a) -> None:
+    from iloco import ident, io
+
+    cfg = _settings(a, "id3-identify", ("identify", "baseline", "delta", "n_test"))
+    device = _device(a)
+    arrays = io.load_npz(a.students, ident.CHAIN_KEYS)
+    _write_with_provenance(a, ident.identify_chain(arrays, cfg, a.seed, device, progress=not a.quiet), device)
+
+
+def cmd_id3_budget(a) -> None:
+    from iloco import ident
+
+    cfg = _settings(a, "id3-budget", ("budget", "baseline", "identify"))
+    device = _device(a)
+    _write_with_provenance(a, ident.run_budget(ident.budget_spec(cfg), a.seed, device, not a.quiet), device)
+
+
+def cmd_id23_macros(a) -> None:
+    from iloco import io, paper
+
+    two = io.read_table(a.two_layer, paper.ID2_COLUMNS)
+    chain = io.read_table(a.chain, paper.ID3_CHAIN_COLUMNS)
+    budget = io.read_table(a.budget, paper.ID3_BUDGET_COLUMNS)
+    io.write_text(a.out, paper.id23_macros(two, chain, budget))
 
 
 def cmd_id1_macros(a) -> None:
@@ -119,6 +189,14 @@ def cmd_latex(a) -> None:
     from iloco import paper
 
     paper.build_pdf(a.tex, a.out, a.workdir)
+
+
+def cmd_bench_id(a) -> None:
+    from iloco import bench, io
+
+    table = bench.id_identify(a.instances, a.d, a.m, a.n_hessians, a.device, a.threads)
+    io.write_table(a.out, table)
+    print(table.to_string(index=False))
 
 
 def cmd_bench_sp1(a) -> None:
@@ -178,6 +256,41 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", required=True)
     s.set_defaults(func=cmd_id1_sweep)
 
+    def id_job(name: str, help: str, section: str):
+        s = sub.add_parser(name, help=help)
+        s.add_argument("--settings", required=True, help=f"the config's {section} section as JSON")
+        s.add_argument("--seed", type=int, required=True)
+        s.add_argument("--device", default="auto")
+        s.add_argument("--threads", type=int, default=1)
+        s.add_argument("--quiet", action="store_true", help="no progress bar")
+        s.add_argument("--out", required=True)
+        return s
+
+    s = id_job("id2-sweep", "identify first-layer and entangled weights of two-layer networks (ID2)", "id2")
+    s.add_argument("--config-hash", required=True)
+    s.set_defaults(func=cmd_id2_sweep)
+
+    s = id_job("id3-train", "train over-parameterized students on teachers' data by GD (ID3)", "id3")
+    s.add_argument("--checkpoint", help="save/resume the training state here (removed when the job ends)")
+    s.add_argument("--checkpoint-every-s", type=float, default=300.0, help="seconds between checkpoints")
+    s.set_defaults(func=cmd_id3_train)
+
+    s = id_job("id3-identify", "identify trained students from queries, compress; Adam baseline (ID3)", "id3")
+    s.add_argument("--students", required=True, help="the students file of id3-train")
+    s.add_argument("--config-hash", required=True)
+    s.set_defaults(func=cmd_id3_identify)
+
+    s = id_job("id3-budget", "identification vs Adam at equal query budgets (ID3)", "id3")
+    s.add_argument("--config-hash", required=True)
+    s.set_defaults(func=cmd_id3_budget)
+
+    s = sub.add_parser("id23-macros", help="LaTeX macros of the ID2 and ID3 numbers")
+    s.add_argument("--two-layer", required=True)
+    s.add_argument("--chain", required=True)
+    s.add_argument("--budget", required=True)
+    s.add_argument("--out", required=True)
+    s.set_defaults(func=cmd_id23_macros)
+
     s = sub.add_parser("id1-macros", help="LaTeX macros of the ID1 section")
     s.add_argument("--tables", nargs="+", required=True)
     s.add_argument("--out", required=True)
@@ -213,6 +326,16 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--threads", type=int, default=1)
     s.add_argument("--out", required=True)
     s.set_defaults(func=cmd_bench_sp1)
+
+    s = sub.add_parser("bench-id", help="shallow-network identification: batched vs per-instance, instances per second")
+    s.add_argument("--instances", type=int, default=16)
+    s.add_argument("--d", type=int, default=20)
+    s.add_argument("--m", type=int, default=20)
+    s.add_argument("--n-hessians", type=int, default=25)
+    s.add_argument("--device", default="auto")
+    s.add_argument("--threads", type=int, default=1)
+    s.add_argument("--out", required=True)
+    s.set_defaults(func=cmd_bench_id)
     return p
 
 

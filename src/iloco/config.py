@@ -83,6 +83,22 @@ def validate(config: dict[str, Any], schema_path: Path = SCHEMA) -> dict[str, An
         for m in ms:
             if m > d * (d - 1) // 2:
                 raise IlocoError(f"config: id1.{sweep}.m: {m} exceeds d(d-1)/2 = {d * (d - 1) // 2} for d = {d}")
+    id2 = config["id2"]
+    for m0, m1 in id2["widths"]:
+        if not 1 <= m1 <= m0 <= id2["d"] or m0 + m1 > id2["d"] * (id2["d"] - 1) // 2:
+            raise IlocoError(
+                f"config: id2.widths: [{m0}, {m1}] needs 1 <= m1 <= m0 <= d = {id2['d']} and m0 + m1 <= d(d-1)/2"
+            )
+    id3 = config["id3"]
+    if id3["teacher_width"] > id3["d"] * (id3["d"] - 1) // 2:
+        raise IlocoError(f"config: id3.teacher_width: {id3['teacher_width']} exceeds d(d-1)/2 for d = {id3['d']}")
+    if id3["student_width"] < id3["teacher_width"]:
+        raise IlocoError(
+            f"config: id3.student_width: {id3['student_width']} must be >= teacher_width = {id3['teacher_width']}"
+        )
+    bud = id3["budget"]
+    if bud["m"] > bud["d"] * (bud["d"] - 1) // 2:
+        raise IlocoError(f"config: id3.budget.m: {bud['m']} exceeds d(d-1)/2 = {bud['d'] * (bud['d'] - 1) // 2}")
     return config
 
 

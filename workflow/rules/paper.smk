@@ -6,8 +6,17 @@ rule paper:
         tex="paper/main.tex",
         sections=sorted(Path("paper/sections").glob("*.tex")),
         bib="paper/references.bib",
-        macros=["paper/generated/sp1.tex", "paper/generated/id1.tex"],
-        figures=["figures/sp1_alpha.pdf", "figures/id1_identification.pdf"],
+        macros=[
+            "paper/generated/sp1.tex",
+            "paper/generated/id1.tex",
+            "paper/generated/id23.tex",
+        ],
+        figures=[
+            "figures/sp1_alpha.pdf",
+            "figures/id1_identification.pdf",
+            "figures/id2_two_layer.pdf",
+            "figures/id3_chain.pdf",
+        ],
     output:
         "paper/main.pdf",
     log:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -103,3 +104,44 @@ def test_benchmark_command_writes_table(tmp_path):
     t = pd.read_csv(out)
     assert set(t["mode"]) == {"batched", "per-trial loop"}
     assert (t["trials_per_s"] > 0).all() and (t["matmul_gflops"] > 0).all()
+
+
+def test_id_benchmark_command_writes_table(tmp_path):
+    out = tmp_path / "bench_id.csv"
+    args = ["bench-id", "--instances", "2", "--d", "5", "--m", "5", "--n-hessians", "7", "--device", "cpu"]
+    assert main([*args, "--out", str(out)]) == 0
+    t = pd.read_csv(out)
+    assert set(t["mode"]) == {"batched", "per-instance loop"}
+    assert (t["instances_per_s"] > 0).all() and (t["complete"] == 2).all()
+    assert (t["queries_per_instance"] == 7 * (2 * 25 + 1) + 4 * 11).all()
+
+
+def test_id3_figure_is_deterministic(tmp_path):
+    rng = np.random.default_rng(0)
+    rows = []
+    for t in range(6):
+        for scale in (0.01, 1.0):
+            for method in ("identification", "adam"):
+                rows.append(
+                    {
+                        "teacher": t,
+                        "teacher_width": 3,
+                        "student_width": 40,
+                        "init_scale": scale,
+                        "method": method,
+                        "width": 3 + (t % 2),
+                        "vs_student_mean": rng.uniform(1e-3, 1e-1),
+                    }
+                )
+    chain = pd.DataFrame(rows)
+    budget = pd.DataFrame(
+        [
+            {"m": 10, "queries": q, "method": meth, "recovered": r, "uniform_rel_err": e}
+            for q in (1000, 2000)
+            for meth, r, e in (("identification", 10, 1e-8), ("adam", 0, 1e-2))
+        ]
+    )
+    a, b = tmp_path / "a.pdf", tmp_path / "b.pdf"
+    plotting.save(plotting.id3_chain(chain, budget), a)
+    plotting.save(plotting.id3_chain(chain, budget), b)
+    assert a.read_bytes() == b.read_bytes()

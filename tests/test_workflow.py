@@ -102,6 +102,55 @@ def test_id1_tables_figure_and_paper_numbers(built: Path):
     assert (built / "figures" / "id1_identification.pdf").stat().st_size > 5_000
 
 
+def test_id2_id3_tables_figures_and_paper_numbers(built: Path):
+    cfg = yaml.safe_load((built / "config" / "test.yaml").read_text())
+    id2, id3 = cfg["id2"], cfg["id3"]
+    two = pd.read_csv(built / "results" / "id2" / "two_layer.csv")
+    assert len(two) == id2["trials"] * len(id2["widths"]) * len(id2["n_hessians"])
+    chain = pd.read_csv(built / "results" / "id3" / "chain.csv")
+    assert len(chain) == id3["teachers"] * len(id3["init_scales"]) * 2
+    assert set(chain["method"]) == {"identification", "adam"}
+    budget = pd.read_csv(built / "results" / "id3" / "budget.csv")
+    assert len(budget) == id3["budget"]["trials"] * len(id3["budget"]["n_hessians"]) * 2
+    for table in (two, chain, budget):
+        for col in ("commit", "config_hash", "versions", "device"):
+            assert table[col].notna().all(), col
+    # the same budget for both methods, and identification exact once N_h >= m
+    ide, adam = (budget[budget["method"] == k].reset_index(drop=True) for k in ("identification", "adam"))
+    assert (ide["queries"] == adam["queries"]).all()
+    m = id3["budget"]["m"]
+    assert ide.loc[ide["n_hessians"] >= m, "complete"].all()
+    text = subprocess.run(
+        ["pdftotext", str(built / "paper" / "main.pdf"), "-"], capture_output=True, text=True, check=True
+    ).stdout
+    text = " ".join(text.split())
+    assert "Two hidden layers: fraction of (a) first-layer weights" in text
+    assert "The chain. (a) Width identified from queries" in text
+    widths = sorted(
+        chain.loc[(chain["method"] == "identification") & (chain["init_scale"] == min(id3["init_scales"])), "width"]
+    )
+    assert f"the identified widths are {', '.join(str(w) for w in widths)} (small init)" in text
+    assert "n/a" not in text and "nan" not in text.lower().split()
+    for fig in ("id2_two_layer.pdf", "id3_chain.pdf"):
+        assert (built / "figures" / fig).stat().st_size > 5_000
+
+
+def test_id3_baseline_change_does_not_retrain(built: Path):
+    cfg = yaml.safe_load((built / "config" / "test.yaml").read_text())
+    cfg["id3"]["baseline"]["steps"] = 150
+    (built / "baseline.yaml").write_text(yaml.safe_dump(cfg))
+    proc = snakemake(built, "--configfile", "baseline.yaml", "--dry-run")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert planned_rules(proc) == {
+        "id3_identify": 1,
+        "id3_budget": 1,
+        "id23_figures": 1,
+        "id23_macros": 1,
+        "paper": 1,
+        "all": 1,
+    }
+
+
 def test_every_rule_logs_and_benchmarks(built: Path):
     logs = list((built / "results" / "logs").rglob("*.log"))
     benches = list((built / "results" / "benchmarks").rglob("*.tsv"))
@@ -145,7 +194,10 @@ def test_two_clean_runs_give_identical_outputs(built: Path, tmp_path: Path):
     a = pd.read_csv(built / "results" / "sp1" / "sp1.csv").drop(columns=drop)
     b = pd.read_csv(other / "results" / "sp1" / "sp1.csv").drop(columns=drop)
     assert a.to_csv(index=False, float_format="%.17g") == b.to_csv(index=False, float_format="%.17g")
-    for rel in ("figures/sp1_alpha.pdf", "paper/main.pdf"):
+    for rel in ("results/id2/two_layer.csv", "results/id3/chain.csv", "results/id3/budget.csv"):
+        a, b = (pd.read_csv(root / rel).drop(columns=drop) for root in (built, other))
+        assert a.to_csv(index=False, float_format="%.17g") == b.to_csv(index=False, float_format="%.17g"), rel
+    for rel in ("figures/sp1_alpha.pdf", "figures/id3_chain.pdf", "paper/main.pdf"):
         assert (built / rel).read_bytes() == (other / rel).read_bytes(), rel
 
 

@@ -162,3 +162,89 @@ def id1_identification(tables: dict[str, pd.DataFrame]) -> plt.Figure:
     ax.xaxis.set_minor_locator(matplotlib.ticker.NullLocator())
     ax.legend(fontsize=6)
     return fig
+
+
+def id2_two_layer(table: pd.DataFrame) -> plt.Figure:
+    """ID2, three panels against N_h, one line per widths (m0, m1): (a) first-layer weights
+    recovered, (b) entangled weights recovered, (c) the distance of the estimated span from the
+    model's span W (the evaluator's diagnostic of why recovery is partial)."""
+    style()
+    t = table.copy()
+    t["widths"] = [f"({a},{b})" for a, b in zip(t["m0"], t["m1"], strict=True)]
+    fig, axes = plt.subplots(1, 3, figsize=(TEXT_WIDTH, 2.1), constrained_layout=True)
+    panels = (
+        ("first_frac", "first-layer weights found", "(a) first layer $a_i$"),
+        ("entangled_frac", "entangled weights found", r"(b) entangled $v_\ell$"),
+        ("span_error", r"$\sin\angle(\hat W, W)$", "(c) span estimate"),
+    )
+    for ax, (col, ylabel, title) in zip(axes, panels, strict=True):
+        sns.lineplot(
+            data=t,
+            x="n_hessians",
+            y=col,
+            hue="widths",
+            marker="o",
+            markersize=3,
+            errorbar=None,
+            ax=ax,
+            legend=col == "first_frac",
+        )
+        ax.set(xlabel=r"Hessians $N_h$", ylabel=ylabel, ylim=(-0.05, 1.05), title=title)
+    axes[0].legend(title="$(m_0,m_1)$", fontsize=6, title_fontsize=6)
+    fig.suptitle(f"$d={int(t['d'].iloc[0])}$, Hessian points at radius {t['radius'].iloc[0]:g}", fontsize=8)
+    return fig
+
+
+def id3_chain(chain: pd.DataFrame, budget: pd.DataFrame) -> plt.Figure:
+    """ID3, four panels: (a) width identified in each trained student against the teacher's,
+    per init scale; (b) the compact network's error against the student it replaces,
+    identification vs the Adam baseline on the same queries; (c, d) on networks of known
+    width, weights recovered and uniform error against the query budget, both methods."""
+    style()
+    fig, axes = plt.subplots(1, 4, figsize=(TEXT_WIDTH, 2.2), constrained_layout=True)
+    ch = chain.copy()
+    ch["init"] = ch["init_scale"].map(lambda v: f"{v:g}")
+    ch["method"] = ch["method"].map({"identification": "identification", "adam": "Adam"})
+    ident = ch[ch["method"] == "identification"]
+    ax = axes[0]
+    # swarms, not jittered strips: the point layout is deterministic, so rebuilt PDFs are identical
+    sns.swarmplot(data=ident, x="init", y="width", ax=ax, size=4, color="C0")
+    ax.axhline(int(ch["teacher_width"].iloc[0]), color="0.3", ls=":", lw=0.8, label="teacher width")
+    ax.yaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
+    ax.set(
+        xlabel="student init scale",
+        ylabel="identified width",
+        title=f"(a) students of width {int(ch['student_width'].iloc[0])}",
+    )
+    ax.legend(fontsize=6)
+    ax = axes[1]
+    sns.swarmplot(data=ch, x="init", y="vs_student_mean", hue="method", dodge=True, size=3, ax=ax)
+    ax.set(
+        yscale="log", xlabel="student init scale", ylabel=r"$\|f_{\rm compact}-f_{\rm student}\|/\|f_{\rm student}\|$"
+    )
+    ax.set_title("(b) compact vs trained")
+    ax.legend(fontsize=6)
+    bu = budget.copy()
+    bu["method"] = bu["method"].map({"identification": "identification", "adam": "Adam"})
+    bu["found / m"] = bu["recovered"] / bu["m"]
+    ax = axes[2]
+    sns.lineplot(data=bu, x="queries", y="found / m", hue="method", marker="o", markersize=3, errorbar=None, ax=ax)
+    ax.set(
+        xlabel="queries", ylabel="weights recovered / m", ylim=(-0.05, 1.05), title=f"(c) $d=m={int(bu['m'].iloc[0])}$"
+    )
+    ax.legend(fontsize=6)
+    ax = axes[3]
+    sns.lineplot(
+        data=bu,
+        x="queries",
+        y="uniform_rel_err",
+        hue="method",
+        estimator="median",
+        marker="o",
+        markersize=3,
+        errorbar=None,
+        ax=ax,
+    )
+    ax.set(yscale="log", xlabel="queries", ylabel="uniform rel. error", title="(d) same budget")
+    ax.legend(fontsize=6)
+    return fig

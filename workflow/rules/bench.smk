@@ -2,6 +2,12 @@
 
 
 rule bench:
+    input:
+        "results/benchmarks/sp1_trainer.csv",
+        "results/benchmarks/id_identify.csv",
+
+
+rule bench_sp1:
     output:
         "results/benchmarks/sp1_trainer.csv",
     log:
@@ -14,3 +20,18 @@ rule bench:
         device=config["device"],
     shell:
         "python -m iloco bench-sp1 --device {params.device} --out {output} > {log} 2>&1"
+
+
+rule bench_id:
+    output:
+        "results/benchmarks/id_identify.csv",
+    log:
+        "results/logs/bench/id_identify.log",
+    benchmark:
+        "results/benchmarks/bench/id_identify.tsv"
+    conda:
+        ENV
+    params:
+        device=config["device"],
+    shell:
+        "python -m iloco bench-id --device {params.device} --out {output} > {log} 2>&1"

@@ -132,3 +132,10 @@ def test_id2_widths_and_id3_widths():
     )
     assert "unknown key 'id3.baseline.epochs'" in bad(lambda c: c["id3"]["baseline"].__setitem__("epochs", 3))
     assert "id3.activation: 'relu' is not allowed" in bad(lambda c: c["id3"].__setitem__("activation", "relu"))
+
+
+def test_nl1_unknown_loss_and_unstable_step():
+    assert "nl1.losses[1]: 'hinge' is not allowed (one of: logistic, exp)" in bad(
+        lambda c: c["nl1"].__setitem__("losses", ["exp", "hinge"])
+    )
+    assert "nl1.lr_scale: 2.5 is out of range" in bad(lambda c: c["nl1"].__setitem__("lr_scale", 2.5))

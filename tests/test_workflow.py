@@ -135,6 +135,22 @@ def test_id2_id3_tables_figures_and_paper_numbers(built: Path):
         assert (built / "figures" / fig).stat().st_size > 5_000
 
 
+def test_nl1_table_figure_and_paper(built: Path):
+    cfg = yaml.safe_load((built / "config" / "test.yaml").read_text())["nl1"]
+    t = pd.read_csv(built / "results" / "nl1" / "separable.csv")
+    assert set(t["data"]) == {"soudry", "random"} and set(t["loss_fn"]) == set(cfg["losses"])
+    assert t["t"].max() == cfg["max_steps"] and t["commit"].notna().all()
+    # the loss falls and the angle to the SVM direction shrinks along every run
+    for _, g in t.groupby(["data", "instance", "loss_fn"]):
+        g = g.sort_values("t")
+        assert g["loss"].iloc[-1] < g["loss"].iloc[0] and g["angle"].iloc[-1] < g["angle"].iloc[0]
+    text = subprocess.run(
+        ["pdftotext", str(built / "paper" / "main.pdf"), "-"], capture_output=True, text=True, check=True
+    ).stdout
+    assert "Gradient descent on separable data, logistic and exponential loss" in " ".join(text.split())
+    assert (built / "figures" / "nl1_separable.pdf").stat().st_size > 5_000
+
+
 def test_id3_baseline_change_does_not_retrain(built: Path):
     cfg = yaml.safe_load((built / "config" / "test.yaml").read_text())
     cfg["id3"]["baseline"]["steps"] = 150

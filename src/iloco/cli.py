@@ -162,6 +162,20 @@ def cmd_id3_budget(a) -> None:
     _write_with_provenance(a, ident.run_budget(ident.budget_spec(cfg), a.seed, device, not a.quiet), device)
 
 
+def cmd_nl1_run(a) -> None:
+    from iloco import nl
+
+    cfg = _settings(a, "nl1-run", ("losses", "max_steps", "random"))
+    device = _device(a)
+    _write_with_provenance(a, nl.run_nl1(cfg, a.seed, device, progress=not a.quiet), device)
+
+
+def cmd_nl1_macros(a) -> None:
+    from iloco import io, paper
+
+    io.write_text(a.out, paper.nl1_macros(io.read_table(a.table, paper.NL1_COLUMNS)))
+
+
 def cmd_id23_macros(a) -> None:
     from iloco import io, paper
 
@@ -283,6 +297,15 @@ def build_parser() -> argparse.ArgumentParser:
     s = id_job("id3-budget", "identification vs Adam at equal query budgets (ID3)", "id3")
     s.add_argument("--config-hash", required=True)
     s.set_defaults(func=cmd_id3_budget)
+
+    s = id_job("nl1-run", "GD on separable data, logistic and exponential loss, vs the SVM (NL1)", "nl1")
+    s.add_argument("--config-hash", required=True)
+    s.set_defaults(func=cmd_nl1_run)
+
+    s = sub.add_parser("nl1-macros", help="LaTeX macros of the NL1 numbers")
+    s.add_argument("--table", required=True)
+    s.add_argument("--out", required=True)
+    s.set_defaults(func=cmd_nl1_macros)
 
     s = sub.add_parser("id23-macros", help="LaTeX macros of the ID2 and ID3 numbers")
     s.add_argument("--two-layer", required=True)

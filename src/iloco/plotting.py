@@ -11,6 +11,7 @@ import matplotlib
 
 matplotlib.use("pdf")
 import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
@@ -247,4 +248,40 @@ def id3_chain(chain: pd.DataFrame, budget: pd.DataFrame) -> plt.Figure:
     )
     ax.set(yscale="log", xlabel="queries", ylabel="uniform rel. error", title="(d) same budget")
     ax.legend(fontsize=6)
+    return fig
+
+
+def nl1_separable(table: pd.DataFrame) -> plt.Figure:
+    """NL1, four panels against the GD step t, one line per data set and loss: (a) the loss with
+    a 1/t reference, (b) ‖w(t)‖ with the predicted growth ‖ŵ‖·ln t (shifted to the last
+    point), (c) the angle to the SVM direction, (d) the normalized margin over the SVM's."""
+    style()
+    t = table.copy()
+    t["run"] = t["data"] + " / " + t["loss_fn"]
+    sub = t[t["instance"] == 0]
+    fig, axes = plt.subplots(1, 4, figsize=(TEXT_WIDTH, 2.2), constrained_layout=True)
+    ax = axes[0]
+    sns.lineplot(data=sub, x="t", y="loss", hue="run", ax=ax, errorbar=None)
+    ref = sub[sub["run"] == sub["run"].iloc[0]]
+    tt = ref["t"].to_numpy(dtype=float)
+    ax.plot(tt, ref["loss"].iloc[-1] * tt[-1] / tt, "k:", lw=0.8, label=r"$\propto 1/t$")
+    ax.set(xscale="log", yscale="log", xlabel="step $t$", ylabel="loss", title="(a) loss")
+    ax.legend(fontsize=5)
+    ax = axes[1]
+    sns.lineplot(data=sub, x="t", y="w_norm", hue="run", ax=ax, errorbar=None, legend=False)
+    for _, g in sub.groupby("run"):
+        g = g.sort_values("t")
+        tt = g["t"].to_numpy(dtype=float)
+        pred = g["w_norm"].iloc[-1] + g["svm_norm"].iloc[0] * (np.log(tt) - np.log(tt[-1]))
+        ax.plot(tt, pred, "k:", lw=0.6)
+    ax.set(xscale="log", xlabel="step $t$", ylabel=r"$\|w(t)\|$", title=r"(b) norm vs $\|\hat w\|\ln t$")
+    ax.set_ylim(bottom=0)
+    ax = axes[2]
+    sns.lineplot(data=t, x="t", y="angle", hue="run", ax=ax, errorbar=None, legend=False)
+    ax.set(xscale="log", yscale="log", xlabel="step $t$", ylabel="angle to SVM (rad)", title="(c) direction")
+    ax = axes[3]
+    t["margin ratio"] = t["margin"] / t["svm_margin"]
+    sns.lineplot(data=t, x="t", y="margin ratio", hue="run", ax=ax, errorbar=None, legend=False)
+    ax.axhline(1.0, color="0.3", ls=":", lw=0.8)
+    ax.set(xscale="log", xlabel="step $t$", ylabel="margin / SVM margin", title="(d) normalized margin")
     return fig

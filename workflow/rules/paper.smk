@@ -10,12 +10,14 @@ rule paper:
             "paper/generated/sp1.tex",
             "paper/generated/id1.tex",
             "paper/generated/id23.tex",
+            "paper/generated/nl1.tex",
         ],
         figures=[
             "figures/sp1_alpha.pdf",
             "figures/id1_identification.pdf",
             "figures/id2_two_layer.pdf",
             "figures/id3_chain.pdf",
+            "figures/nl1_separable.pdf",
         ],
     output:
         "paper/main.pdf",

@@ -1,0 +1,201 @@
+"""NL family: nonlinear networks and classification; here NL1, the implicit bias of gradient
+descent on separable data.
+
+On linearly separable data (z_n = y_n x_n), gradient descent on L(w) = Σ_n ℓ(z_nᵀw) with an
+exponential-tailed loss ℓ (logistic, exponential) drives L → 0 like 1/t while ‖w(t)‖ grows
+like ‖ŵ‖·log t and w(t)/‖w(t)‖ turns to the hard-margin SVM direction ŵ = argmin{‖w‖ :
+z_nᵀw ≥ 1} (Soudry, Hoffer, Nacson, Gunasekar, Srebro, JMLR 2018): the norm grows by
+ln(10)·‖ŵ‖ per decade of t and the angle to ŵ decays like 1/log t. Trials (data sets ×
+losses) run as one batch on the shared engine; the SVM is a convex program (cvxpy).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import torch
+
+from iloco.errors import IlocoError
+
+LOSSES = ("logistic", "exp")
+
+
+def _check_loss(name: str) -> None:
+    if name not in LOSSES:
+        raise IlocoError(f"nl: loss {name!r} is not one of {', '.join(LOSSES)}")
+
+
+def soudry_data(n_random: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """The data of Soudry et al.'s Figure 1, in their style: four support vectors
+    ±(0.5, 1.5), ±(1.5, 0.5), whose homogeneous hard-margin SVM is ŵ = (0.5, 0.5) (margin 1),
+    plus ``n_random`` points per class off the margin (x₁ + x₂ ≥ 3 for class +1, mirrored for
+    −1), drawn uniformly from [0, 4]² by rejection (numpy, ``seed``)."""
+    if n_random < 0:
+        raise IlocoError(f"nl: n_random must be >= 0, got {n_random}")
+    rng = np.random.default_rng(seed)
+    pts = []
+    while len(pts) < n_random:
+        p = rng.uniform(0.0, 4.0, 2)
+        if p.sum() >= 3.0:
+            pts.append(p)
+    pos = np.vstack([[[0.5, 1.5], [1.5, 0.5]], np.array(pts).reshape(-1, 2)])
+    return np.vstack([pos, -pos]), np.r_[np.ones(len(pos)), -np.ones(len(pos))]
+
+
+def random_separable(n: int, d: int, margin: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """n points x ~ N(0, I_d) labelled by a random unit teacher w*, keeping only those with
+    |w*ᵀx| ≥ margin (so the data are separable through the origin), numpy ``seed``."""
+    rng = np.random.default_rng(seed)
+    w = rng.standard_normal(d)
+    w /= np.linalg.norm(w)
+    X = np.empty((0, d))
+    while len(X) < n:
+        cand = rng.standard_normal((4 * n, d))
+        X = np.vstack([X, cand[np.abs(cand @ w) >= margin]])
+    X = X[:n]
+    return X, np.sign(X @ w)
+
+
+def hard_margin_svm(X: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """ŵ = argmin ‖w‖ s.t. y_n x_nᵀw ≥ 1 (homogeneous, as GD without bias sees it), by cvxpy
+    (Clarabel, its default tolerances ~1e-8). Data that no w separates → IlocoError."""
+    import cvxpy as cp
+
+    w = cp.Variable(X.shape[1])
+    prob = cp.Problem(cp.Minimize(cp.sum_squares(w)), [cp.multiply(y, X @ w) >= 1])
+    prob.solve(solver=cp.CLARABEL)
+    if prob.status not in ("optimal", "optimal_inaccurate"):
+        raise IlocoError(f"nl: the data are not linearly separable through the origin (SVM status {prob.status})")
+    return np.asarray(w.value)
+
+
+def _loss_and_grad_coef(m: torch.Tensor, loss: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """ℓ(m) and −ℓ'(m) elementwise for the margins m."""
+    if loss == "logistic":
+        return torch.nn.functional.softplus(-m), torch.sigmoid(-m)
+    e = torch.exp(-m)
+    return e, e
+
+
+def train_linear(
+    Z: torch.Tensor, losses: list[str], lr_scale: float, checkpoints: list[int], progress: bool = False
+) -> dict[str, np.ndarray]:
+    """GD on L(w) = Σ_n ℓ(z_nᵀw) from w = 0 for data Z (R, n, d) (z_n = y_n x_n), one cell per
+    loss, step size lr_scale / ‖Z‖₂² per data set (‖Z‖₂² bounds the Hessian of the
+    exponential-tailed losses near w = 0: stable below 2). Runs on the shared engine in
+    segments that end at ``checkpoints`` (increasing step counts) and records, at each, the
+    loss and w (R, C, d)."""
+    from iloco import engine
+
+    for name in losses:
+        _check_loss(name)
+    if not (lr_scale > 0 and math.isfinite(lr_scale)):
+        raise IlocoError(f"nl: lr_scale must be finite and > 0, got {lr_scale}")
+    R, n, d = Z.shape
+    C = len(losses)
+    lr = lr_scale / torch.linalg.matrix_norm(Z, ord=2) ** 2  # (R,)
+    state = {"Z": Z, "w": torch.zeros(R, C, d, dtype=Z.dtype, device=Z.device), "lr": lr}
+
+    def margins(st):
+        return torch.einsum("rnd,rcd->rcn", st["Z"], st["w"])
+
+    def loss_fn(st):
+        m = margins(st)
+        return torch.stack([_loss_and_grad_coef(m[:, j], name)[0].sum(1) for j, name in enumerate(losses)], 1)
+
+    def step(st, frozen):
+        m = margins(st)
+        coef = torch.stack([_loss_and_grad_coef(m[:, j], name)[1] for j, name in enumerate(losses)], 1)
+        grad = -torch.einsum("rcn,rnd->rcd", coef, st["Z"])
+        st["w"] -= (st["lr"].view(-1, 1, 1) * grad) * (~frozen).unsqueeze(2)
+
+    steps, Ls, Ws = [], [], []
+    done = 0
+    for t in checkpoints:
+        if t <= done:
+            raise IlocoError(f"nl: checkpoints must increase, got {t} after {done}")
+        stop = engine.StopRule(max_steps=t - done, tol_loss=0.0, tol_change=-1.0, check_every=t - done)
+        engine.run_batched(state, step, loss_fn, stop, "NL1", progress)
+        done = t
+        with torch.no_grad():
+            Ls.append(loss_fn(state).cpu().numpy())
+        Ws.append(state["w"].cpu().numpy().copy())
+        steps.append(t)
+    return {"steps": np.array(steps), "loss": np.stack(Ls, 1), "w": np.stack(Ws, 1), "lr": lr.cpu().numpy()}
+
+
+def log_checkpoints(max_steps: int, per_decade: int) -> list[int]:
+    """Distinct step counts 1 … max_steps spaced evenly in log t, ``per_decade`` per decade."""
+    if max_steps < 1 or per_decade < 1:
+        raise IlocoError(f"nl: need max_steps >= 1 and per_decade >= 1, got {max_steps}, {per_decade}")
+    k = int(round(per_decade * math.log10(max_steps)))
+    return sorted({int(round(v)) for v in np.logspace(0, math.log10(max_steps), k + 1)})
+
+
+def trajectories(name: str, X: np.ndarray, y: np.ndarray, run: dict, losses: list[str]) -> pd.DataFrame:
+    """Tidy rows (data set, loss, t) with the loss, ‖w(t)‖, the angle between w(t) and the SVM
+    direction, the normalized margin min_n z_nᵀw / ‖w‖ against the SVM's 1/‖ŵ‖, for
+    data sets stacked in X (R, n, d), y (R, n)."""
+    rows = []
+    for r in range(X.shape[0]):
+        w_svm = hard_margin_svm(X[r], y[r])
+        Z = y[r][:, None] * X[r]
+        for j, loss in enumerate(losses):
+            W = run["w"][r, :, j]  # (T, d)
+            norm = np.linalg.norm(W, axis=1)
+            cos = W @ w_svm / np.maximum(norm, 1e-300) / np.linalg.norm(w_svm)
+            rows.append(
+                pd.DataFrame(
+                    {
+                        "data": name,
+                        "instance": r,
+                        "n": X.shape[1],
+                        "d": X.shape[2],
+                        "loss_fn": loss,
+                        "t": run["steps"],
+                        "lr": run["lr"][r],
+                        "loss": run["loss"][r, :, j],
+                        "w_norm": norm,
+                        "angle": np.arccos(np.clip(cos, -1, 1)),
+                        "margin": (W @ Z.T).min(axis=1) / np.maximum(norm, 1e-300),
+                        "svm_norm": np.linalg.norm(w_svm),
+                        "svm_margin": 1 / np.linalg.norm(w_svm),
+                    }
+                )
+            )
+    return pd.concat(rows, ignore_index=True)
+
+
+def run_nl1(spec: dict, seed: int, device: torch.device, progress: bool = False) -> pd.DataFrame:
+    """NL1: Soudry's Figure 1 data and ``random.instances`` random separable data sets, GD with
+    each loss, trajectories on a log grid of steps."""
+    losses = list(spec["losses"])
+    ts = log_checkpoints(spec["max_steps"], spec["per_decade"])
+    parts = []
+    X, y = soudry_data(spec["soudry_random"], seed)
+    sets = [("soudry", X[None], y[None])]
+    rnd = spec["random"]
+    Xs, ys = zip(
+        *(random_separable(rnd["n"], rnd["d"], rnd["margin"], seed + 1 + i) for i in range(rnd["instances"])),
+        strict=True,
+    )
+    sets.append(("random", np.stack(Xs), np.stack(ys)))
+    for name, Xb, yb in sets:
+        Z = torch.as_tensor(yb[:, :, None] * Xb, dtype=torch.float64, device=device)
+        run = train_linear(Z, losses, spec["lr_scale"], ts, progress)
+        parts.append(trajectories(name, Xb, yb, run, losses))
+    return pd.concat(parts, ignore_index=True)
+
+
+def norm_slope_per_decade(t: np.ndarray, norm: np.ndarray, decades: float = 1.0) -> float:
+    """Least-squares slope of ‖w‖ against log₁₀ t over the last ``decades`` decades."""
+    keep = t >= t.max() / 10**decades
+    return float(np.polyfit(np.log10(t[keep]), norm[keep], 1)[0])
+
+
+def loss_exponent(t: np.ndarray, loss: np.ndarray, decades: float = 1.0) -> float:
+    """Least-squares slope of log L against log t over the last ``decades`` decades (−1 for 1/t)."""
+    keep = t >= t.max() / 10**decades
+    return float(np.polyfit(np.log10(t[keep]), np.log10(loss[keep]), 1)[0])

@@ -1,0 +1,82 @@
+"""The NL family, NL1: GD on separable data against the hard-margin SVM (Soudry et al. 2018)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from iloco import nl
+from iloco.errors import IlocoError
+
+
+@pytest.fixture(scope="module")
+def soudry_run():
+    """Soudry's Figure 1 data, both losses, 10^5 GD steps with step 1/‖Z‖²."""
+    X, y = nl.soudry_data(48, seed=0)
+    Z = torch.as_tensor((y[:, None] * X)[None])
+    ts = nl.log_checkpoints(100_000, 8)
+    run = nl.train_linear(Z, ["logistic", "exp"], 1.0, ts)
+    return X, y, nl.trajectories("soudry", X[None], y[None], run, ["logistic", "exp"])
+
+
+def test_svm_of_soudry_data_has_the_expected_margin():
+    X, y = nl.soudry_data(48, seed=0)
+    w = nl.hard_margin_svm(X, y)
+    assert np.allclose(w, [0.5, 0.5], atol=1e-6)
+    margins = y * (X @ w)
+    assert margins.min() == pytest.approx(1.0, abs=1e-6)
+    assert (np.sort(margins)[:4] < 1 + 1e-6).all() and (np.sort(margins)[4:] > 1.4).all()  # 4 support vectors
+
+
+def test_loss_decays_like_one_over_t(soudry_run):
+    """Fitted exponent of the loss over the last decade: −1 asymptotically; −0.89 at t = 10^5
+    (the log log t corrections), so the tolerance is 0.15."""
+    _, _, tr = soudry_run
+    for _, g in tr.groupby("loss_fn"):
+        assert nl.loss_exponent(g["t"].to_numpy(), g["loss"].to_numpy()) == pytest.approx(-1.0, abs=0.15)
+
+
+def test_norm_slope_per_decade_matches_the_svm_norm(soudry_run):
+    """‖w(t)‖ grows by ln(10)·‖ŵ‖ per decade asymptotically; at t ∈ [10^4, 10^5] the measured
+    slope is within 20 % (it approaches from below, by a log log t correction), and it grows
+    towards the prediction from decade to decade."""
+    _, _, tr = soudry_run
+    target = math.log(10) * math.sqrt(0.5)
+    for _, g in tr.groupby("loss_fn"):
+        t, norm = g["t"].to_numpy(), g["w_norm"].to_numpy()
+        last = nl.norm_slope_per_decade(t, norm)
+        assert last == pytest.approx(target, rel=0.2)
+        earlier = nl.norm_slope_per_decade(t[t <= 10_000], norm[t <= 10_000])
+        assert earlier < last < target
+
+
+def test_direction_turns_to_the_svm(soudry_run):
+    _, _, tr = soudry_run
+    for _, g in tr.groupby("loss_fn"):
+        g = g.sort_values("t")
+        assert g["angle"].iloc[-1] < 0.03 and g["angle"].iloc[-1] < g["angle"].iloc[len(g) // 2]
+        assert g["margin"].iloc[-1] == pytest.approx(g["svm_margin"].iloc[0], rel=0.02)
+
+
+def test_batched_equals_single():
+    X1, y1 = nl.random_separable(20, 4, 0.2, seed=1)
+    X2, y2 = nl.random_separable(20, 4, 0.2, seed=2)
+    Z = torch.as_tensor(np.stack([y1[:, None] * X1, y2[:, None] * X2]))
+    both = nl.train_linear(Z, ["logistic"], 1.0, [10, 100])
+    one = nl.train_linear(Z[1:], ["logistic"], 1.0, [10, 100])
+    assert np.allclose(both["w"][1], one["w"][0], rtol=0, atol=1e-13)
+
+
+def test_bad_inputs():
+    X = np.array([[1.0, 0.0], [-1.0, 0.0], [2.0, 0.0]])
+    y = np.array([1.0, 1.0, -1.0])  # +x and -x in the same class: nothing through 0 separates them
+    with pytest.raises(IlocoError, match="not linearly separable"):
+        nl.hard_margin_svm(X, y)
+    Z = torch.ones(1, 3, 2, dtype=torch.float64)
+    with pytest.raises(IlocoError, match="loss 'hinge'"):
+        nl.train_linear(Z, ["hinge"], 1.0, [10])
+    with pytest.raises(IlocoError, match="checkpoints must increase"):
+        nl.train_linear(Z, ["exp"], 1.0, [10, 5])

@@ -1,0 +1,64 @@
+# NL1: gradient descent on separable data, logistic and exponential loss, against the SVM.
+
+NL1 = config["nl1"]
+
+
+rule nl1_run:
+    output:
+        "results/nl1/separable.csv",
+    log:
+        "results/logs/nl1/run.log",
+    benchmark:
+        "results/benchmarks/nl1/run.tsv"
+    conda:
+        ENV
+    threads: config["threads"]
+    resources:
+        gpu=0 if config["device"] == "cpu" else 1,
+    params:
+        settings=json.dumps(NL1, sort_keys=True),
+        seed=config["seed"],
+        device=config["device"],
+        config_hash=config_hash(config["seed"], config["device"], NL1),
+    shell:
+        "python -m iloco nl1-run --settings '{params.settings}' --seed {params.seed}"
+        " --device {params.device} --threads {threads} --config-hash {params.config_hash}"
+        " --out {output} 2> {log}"
+
+
+rule nl1_figure:
+    input:
+        table="results/nl1/separable.csv",
+        notebook="workflow/notebooks/nl1_separable.ipynb",
+    output:
+        pdf=report(
+            "figures/nl1_separable.pdf",
+            caption="../report/nl1_separable.rst",
+            category="NL",
+        ),
+        notebook="results/notebooks/nl1_separable.ipynb",
+    log:
+        "results/logs/nl1/figure.log",
+    benchmark:
+        "results/benchmarks/nl1/figure.tsv"
+    conda:
+        ENV
+    shell:
+        "papermill {input.notebook} {output.notebook}.part.ipynb -k python3 --log-output"
+        " -p table_csv {input.table} -p out_pdf {output.pdf} 2> {log}"
+        " && mv {output.notebook}.part.ipynb {output.notebook}"
+
+
+rule nl1_macros:
+    input:
+        "results/nl1/separable.csv",
+    output:
+        "paper/generated/nl1.tex",
+    log:
+        "results/logs/nl1/macros.log",
+    benchmark:
+        "results/benchmarks/nl1/macros.tsv"
+    conda:
+        ENV
+    shell:
+        "python -m iloco nl1-macros --table {input} --out {output} 2> {log}"

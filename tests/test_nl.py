@@ -80,3 +80,28 @@ def test_bad_inputs():
         nl.train_linear(Z, ["hinge"], 1.0, [10])
     with pytest.raises(IlocoError, match="checkpoints must increase"):
         nl.train_linear(Z, ["exp"], 1.0, [10, 5])
+
+
+@pytest.mark.parametrize("arch", nl.ARCHS)
+def test_networks_are_homogeneous_of_their_degree(arch):
+    X = torch.randn(1, 7, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    p = nl.init_homogeneous(arch, 1, 2, 3, 4, 1.0, seed=1)
+    f1 = nl._homogeneous_forward(p, X, arch)
+    f2 = nl._homogeneous_forward({k: 2 * v for k, v in p.items()}, X, arch)
+    assert torch.allclose(f2, 2 ** nl.degree(arch) * f1, rtol=1e-12)
+
+
+def test_deep_linear_turns_to_the_svm_and_relu_margin_rises():
+    X, y = nl.random_separable(40, 5, 0.2, seed=3)
+    Xt, yt = torch.as_tensor(X[None]), torch.as_tensor(y[None])
+    svm = nl.hard_margin_svm(X, y)
+    ts = nl.log_checkpoints(5000, 3)
+    run = nl.train_homogeneous(Xt, yt, "linear2", nl.init_homogeneous("linear2", 1, 1, 5, 8, 0.3, 0), ["exp"], 0.01, ts)
+    w = run["end_to_end"][0, :, 0]
+    cos = w @ svm / np.linalg.norm(w, axis=1) / np.linalg.norm(svm)
+    assert cos[-1] > 0.99 and cos[-1] > cos[len(cos) // 2]
+    relu = nl.train_homogeneous(Xt, yt, "relu2", nl.init_homogeneous("relu2", 1, 1, 5, 20, 0.3, 0), ["exp"], 0.01, ts)
+    q = relu["margin"][0, :, 0]
+    assert q[-1] > 0 and q[-1] > q[len(q) // 2]
+    with pytest.raises(IlocoError, match="architecture 'cnn'"):
+        nl.init_homogeneous("cnn", 1, 1, 5, 8, 0.3, 0)

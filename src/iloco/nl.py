@@ -170,22 +170,68 @@ def trajectories(name: str, X: np.ndarray, y: np.ndarray, run: dict, losses: lis
 
 def run_nl1(spec: dict, seed: int, device: torch.device, progress: bool = False) -> pd.DataFrame:
     """NL1: Soudry's Figure 1 data and ``random.instances`` random separable data sets, GD with
-    each loss, trajectories on a log grid of steps."""
+    each loss on a linear model, and on the first ``homogeneous.instances`` random data sets
+    homogeneous networks (deep linear, two-layer ReLU); trajectories on a log grid of steps.
+    Column ``model``: linear, or the architecture."""
     losses = list(spec["losses"])
     ts = log_checkpoints(spec["max_steps"], spec["per_decade"])
     parts = []
     X, y = soudry_data(spec["soudry_random"], seed)
     sets = [("soudry", X[None], y[None])]
     rnd = spec["random"]
-    Xs, ys = zip(
-        *(random_separable(rnd["n"], rnd["d"], rnd["margin"], seed + 1 + i) for i in range(rnd["instances"])),
-        strict=True,
-    )
-    sets.append(("random", np.stack(Xs), np.stack(ys)))
+    data = [random_separable(rnd["n"], rnd["d"], rnd["margin"], seed + 1 + i) for i in range(rnd["instances"])]
+    sets.append(("random", np.stack([a for a, _ in data]), np.stack([b for _, b in data])))
     for name, Xb, yb in sets:
         Z = torch.as_tensor(yb[:, :, None] * Xb, dtype=torch.float64, device=device)
         run = train_linear(Z, losses, spec["lr_scale"], ts, progress)
-        parts.append(trajectories(name, Xb, yb, run, losses))
+        part = trajectories(name, Xb, yb, run, losses)
+        part.insert(1, "model", "linear")
+        part["param_margin"] = part["margin"]
+        parts.append(part)
+    hom = spec["homogeneous"]
+    k = min(hom["instances"], rnd["instances"])
+    Xh, yh = sets[1][1][:k], sets[1][2][:k]
+    ts_h = log_checkpoints(hom["max_steps"], spec["per_decade"])
+    svm = [hard_margin_svm(Xh[r], yh[r]) for r in range(k)]
+    for arch in hom["archs"]:
+        p0 = init_homogeneous(arch, k, len(losses), Xh.shape[2], hom["width"], hom["init_scale"], seed)
+        to = {"device": device, "dtype": torch.float64}
+        run = train_homogeneous(
+            torch.as_tensor(Xh).to(**to),
+            torch.as_tensor(yh).to(**to),
+            arch,
+            {key: v.to(**to) for key, v in p0.items()},
+            losses,
+            hom["lr"],
+            ts_h,
+        )
+        for r in range(k):
+            Z = yh[r][:, None] * Xh[r]
+            for j, loss in enumerate(losses):
+                row = {
+                    "data": "random",
+                    "model": arch,
+                    "instance": r,
+                    "n": Xh.shape[1],
+                    "d": Xh.shape[2],
+                    "loss_fn": loss,
+                    "t": run["steps"],
+                    "lr": hom["lr"],
+                    "loss": run["loss"][r, :, j],
+                    "param_margin": run["margin"][r, :, j],
+                    "svm_norm": np.linalg.norm(svm[r]),
+                    "svm_margin": 1 / np.linalg.norm(svm[r]),
+                }
+                if "end_to_end" in run:
+                    W = run["end_to_end"][r, :, j]
+                    norm = np.linalg.norm(W, axis=1)
+                    cos = W @ svm[r] / np.maximum(norm, 1e-300) / np.linalg.norm(svm[r])
+                    row.update(
+                        w_norm=norm,
+                        angle=np.arccos(np.clip(cos, -1, 1)),
+                        margin=(W @ Z.T).min(axis=1) / np.maximum(norm, 1e-300),
+                    )
+                parts.append(pd.DataFrame(row))
     return pd.concat(parts, ignore_index=True)
 
 
@@ -199,3 +245,85 @@ def loss_exponent(t: np.ndarray, loss: np.ndarray, decades: float = 1.0) -> floa
     """Least-squares slope of log L against log t over the last ``decades`` decades (−1 for 1/t)."""
     keep = t >= t.max() / 10**decades
     return float(np.polyfit(np.log10(t[keep]), np.log10(loss[keep]), 1)[0])
+
+
+# ----------------------------------------------------------------------------- homogeneous networks
+ARCHS = ("linear2", "linear3", "relu2")
+
+
+def _homogeneous_forward(p: dict[str, torch.Tensor], X: torch.Tensor, arch: str) -> torch.Tensor:
+    """Outputs (R, C, n) of batched networks without biases, homogeneous of degree L in their
+    parameters: ``linearL`` = the deep linear network w_Lᵀ W_{L−1}⋯W_1 x (L = 2, 3), ``relu2``
+    = Σ_j a_j relu(u_jᵀx). X (R, n, d); parameters (R, C, …)."""
+    h = torch.einsum("rnd,rcdk->rcnk", X, p["W1"])
+    if arch == "relu2":
+        h = torch.relu(h)
+    if arch == "linear3":
+        h = h @ p["W2"]
+    return (h @ p["v"].unsqueeze(3)).squeeze(3)
+
+
+def degree(arch: str) -> int:
+    """The homogeneity degree L: f(cθ) = c^L f(θ)."""
+    return 3 if arch == "linear3" else 2
+
+
+def init_homogeneous(arch: str, R: int, C: int, d: int, width: int, scale: float, seed: int) -> dict[str, torch.Tensor]:
+    """Gaussian init (fan-in scaled, times ``scale``), float64, one draw per (row, cell)."""
+    if arch not in ARCHS:
+        raise IlocoError(f"nl: architecture {arch!r} is not one of {', '.join(ARCHS)}")
+    g = torch.Generator().manual_seed(seed)
+    p = {"W1": torch.randn(R, C, d, width, generator=g, dtype=torch.float64) / math.sqrt(d)}
+    if arch == "linear3":
+        p["W2"] = torch.randn(R, C, width, width, generator=g, dtype=torch.float64) / math.sqrt(width)
+    p["v"] = torch.randn(R, C, width, generator=g, dtype=torch.float64) / math.sqrt(width)
+    return {k: scale * v for k, v in p.items()}
+
+
+def train_homogeneous(
+    X: torch.Tensor, y: torch.Tensor, arch: str, params: dict, losses: list[str], lr: float, checkpoints: list[int]
+) -> dict[str, np.ndarray]:
+    """GD (autograd) on Σ_n ℓ(y_n f(x_n)) for homogeneous networks, one cell per loss, on the
+    shared engine in segments ending at ``checkpoints``; records the loss and the normalized
+    margin min_n y_n f(x_n) / ‖θ‖^L, and for linear networks the end-to-end vector."""
+    from iloco import engine
+
+    for name in losses:
+        _check_loss(name)
+    if len(losses) != next(iter(params.values())).shape[1]:
+        raise IlocoError(f"nl: {len(losses)} losses need as many cells in the parameters")
+    names = sorted(params)
+    state = {"X": X, "y": y, **{k: v.clone() for k, v in params.items()}}
+    L = degree(arch)
+
+    def per_loss(st):
+        m = st["y"].unsqueeze(1) * _homogeneous_forward(st, st["X"], arch)
+        return torch.stack([_loss_and_grad_coef(m[:, j], name)[0].sum(1) for j, name in enumerate(losses)], 1)
+
+    def step(st, frozen):
+        with torch.enable_grad():
+            ps = {k: st[k].detach().requires_grad_(True) for k in names}
+            total = per_loss({**st, **ps}).sum()
+            grads = torch.autograd.grad(total, [ps[k] for k in names])
+        keep = (~frozen).to(X.dtype)
+        for k, gk in zip(names, grads, strict=True):
+            st[k] -= lr * gk * keep.reshape(*keep.shape, *([1] * (gk.ndim - 2)))
+
+    rec = {"steps": [], "loss": [], "margin": [], "end_to_end": []}
+    done = 0
+    for t in checkpoints:
+        stop = engine.StopRule(max_steps=t - done, tol_loss=0.0, tol_change=-1.0, check_every=t - done)
+        engine.run_batched(state, step, per_loss, stop, "NL1 homogeneous", False)
+        done = t
+        with torch.no_grad():
+            m = state["y"].unsqueeze(1) * _homogeneous_forward(state, state["X"], arch)
+            norm = torch.sqrt(sum((state[k] ** 2).flatten(2).sum(2) for k in names))
+            rec["margin"].append((m.amin(2) / norm**L).numpy())
+            rec["loss"].append(per_loss(state).numpy())
+            if arch.startswith("linear"):
+                w = state["W1"] @ (
+                    state["W2"] @ state["v"].unsqueeze(3) if arch == "linear3" else state["v"].unsqueeze(3)
+                )
+                rec["end_to_end"].append(w.squeeze(3).numpy())
+        rec["steps"].append(t)
+    return {k: np.stack(v, 1) if k != "steps" else np.array(v) for k, v in rec.items() if len(v)}

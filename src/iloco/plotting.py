@@ -252,20 +252,24 @@ def id3_chain(chain: pd.DataFrame, budget: pd.DataFrame) -> plt.Figure:
 
 
 def nl1_separable(table: pd.DataFrame) -> plt.Figure:
-    """NL1, four panels against the GD step t, one line per data set and loss: (a) the loss with
-    a 1/t reference, (b) ‖w(t)‖ with the predicted growth ‖ŵ‖·ln t (shifted to the last
-    point), (c) the angle to the SVM direction, (d) the normalized margin over the SVM's."""
+    """NL1, six panels against the GD step t. Linear model, one line per data set and loss:
+    (a) the loss with a 1/t reference, (b) ‖w(t)‖ with the predicted growth ‖ŵ‖·ln t (through
+    the last point), (c) the angle to the SVM direction, (d) the normalized margin over the
+    SVM's. Homogeneous networks on random data: (e) deep linear networks, margin of the
+    end-to-end vector over the SVM's; (f) two-layer ReLU, normalized margin min y f / ‖θ‖²."""
     style()
     t = table.copy()
     t["run"] = t["data"] + " / " + t["loss_fn"]
-    sub = t[t["instance"] == 0]
-    fig, axes = plt.subplots(1, 4, figsize=(TEXT_WIDTH, 2.2), constrained_layout=True)
+    lin = t[t["model"] == "linear"]
+    sub = lin[lin["instance"] == 0]
+    fig, axes = plt.subplots(2, 3, figsize=(TEXT_WIDTH, 3.9), constrained_layout=True)
+    axes = axes.ravel()
     ax = axes[0]
     sns.lineplot(data=sub, x="t", y="loss", hue="run", ax=ax, errorbar=None)
     ref = sub[sub["run"] == sub["run"].iloc[0]]
     tt = ref["t"].to_numpy(dtype=float)
     ax.plot(tt, ref["loss"].iloc[-1] * tt[-1] / tt, "k:", lw=0.8, label=r"$\propto 1/t$")
-    ax.set(xscale="log", yscale="log", xlabel="step $t$", ylabel="loss", title="(a) loss")
+    ax.set(xscale="log", yscale="log", xlabel="step $t$", ylabel="loss", title="(a) loss, linear model")
     ax.legend(fontsize=5)
     ax = axes[1]
     sns.lineplot(data=sub, x="t", y="w_norm", hue="run", ax=ax, errorbar=None, legend=False)
@@ -277,11 +281,28 @@ def nl1_separable(table: pd.DataFrame) -> plt.Figure:
     ax.set(xscale="log", xlabel="step $t$", ylabel=r"$\|w(t)\|$", title=r"(b) norm vs $\|\hat w\|\ln t$")
     ax.set_ylim(bottom=0)
     ax = axes[2]
-    sns.lineplot(data=t, x="t", y="angle", hue="run", ax=ax, errorbar=None, legend=False)
+    sns.lineplot(data=lin, x="t", y="angle", hue="run", ax=ax, errorbar=None, legend=False)
     ax.set(xscale="log", yscale="log", xlabel="step $t$", ylabel="angle to SVM (rad)", title="(c) direction")
     ax = axes[3]
-    t["margin ratio"] = t["margin"] / t["svm_margin"]
-    sns.lineplot(data=t, x="t", y="margin ratio", hue="run", ax=ax, errorbar=None, legend=False)
+    lin = lin.assign(ratio=lin["margin"] / lin["svm_margin"])
+    sns.lineplot(data=lin, x="t", y="ratio", hue="run", ax=ax, errorbar=None, legend=False)
     ax.axhline(1.0, color="0.3", ls=":", lw=0.8)
     ax.set(xscale="log", xlabel="step $t$", ylabel="margin / SVM margin", title="(d) normalized margin")
+    ax.set_ylim(-0.05, 1.05)
+    deep = t[t["model"].str.startswith("linear") & (t["model"] != "linear")]
+    ax = axes[4]
+    if len(deep):
+        deep = deep.assign(ratio=deep["margin"] / deep["svm_margin"])
+        sns.lineplot(data=deep, x="t", y="ratio", hue="model", style="loss_fn", ax=ax, errorbar=None)
+        ax.legend(fontsize=5)
+    ax.axhline(1.0, color="0.3", ls=":", lw=0.8)
+    ax.set(xscale="log", xlabel="step $t$", ylabel="end-to-end margin / SVM", title="(e) deep linear")
+    ax.set_ylim(-0.05, 1.05)
+    relu = t[t["model"] == "relu2"]
+    ax = axes[5]
+    if len(relu):
+        sns.lineplot(data=relu, x="t", y="param_margin", hue="instance", style="loss_fn", ax=ax, errorbar=None)
+        ax.legend(fontsize=5)
+    ax.set(xscale="log", xlabel="step $t$", ylabel=r"$\min_n y_nf(x_n)/\|\theta\|^2$", title="(f) two-layer ReLU")
+    ax.set_ylim(bottom=min(0.0, float(relu["param_margin"].max()) if len(relu) else 0.0))
     return fig

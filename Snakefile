@@ -45,6 +45,7 @@ include: "workflow/rules/sp1.smk"
 include: "workflow/rules/id1.smk"
 include: "workflow/rules/id23.smk"
 include: "workflow/rules/nl1.smk"
+include: "workflow/rules/nl2.smk"
 include: "workflow/rules/paper.smk"
 include: "workflow/rules/bench.smk"
 

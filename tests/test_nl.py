@@ -105,3 +105,46 @@ def test_deep_linear_turns_to_the_svm_and_relu_margin_rises():
     assert q[-1] > 0 and q[-1] > q[len(q) // 2]
     with pytest.raises(IlocoError, match="architecture 'cnn'"):
         nl.init_homogeneous("cnn", 1, 1, 5, 8, 0.3, 0)
+
+
+def test_rank_measures_and_direction_clusters():
+    rng = np.random.default_rng(0)
+    u = rng.standard_normal(6)
+    W = np.outer(u, rng.uniform(0.5, 1.5, 10))  # ten neurons along one direction
+    assert nl.effective_rank(W) == pytest.approx(1.0, abs=1e-6) and nl.stable_rank(W) == pytest.approx(1.0)
+    assert nl.direction_clusters(W, np.ones(10)) == 1
+    assert nl.effective_rank(np.eye(5)) == pytest.approx(5.0)
+    assert nl.direction_clusters(np.eye(5), np.ones(5)) == 5
+
+
+def test_small_init_is_rich_and_large_init_is_lazy():
+    spec = dict(
+        teachers=2,
+        d=6,
+        teacher_width=2,
+        width=30,
+        n_train=100,
+        n_test=300,
+        init_scales=[1e-3, 4.0],
+        lr=0.2,
+        max_steps=3000,
+        tol_loss=1e-6,
+    )
+    t = nl.run_teacher_regimes(spec, seed=1, device=torch.device("cpu")).groupby("init_scale").median(numeric_only=True)
+    assert t.loc[1e-3, "effective_rank"] < t.loc[4.0, "effective_rank"] / 2
+    assert t.loc[1e-3, "directions"] < t.loc[4.0, "directions"] / 2
+    assert t.loc[1e-3, "rel_change"] > 10 and t.loc[4.0, "rel_change"] < 0.3
+
+
+def test_truncation_at_full_rank_leaves_accuracy_unchanged():
+    spec = dict(test_fraction=0.3, hidden=8, init_scales=[1.0], seeds=1, lr=0.1, steps=50, ranks=[2, 8])
+    t = nl.run_digits(spec, seed=0)
+    tr = t[t["kind"] == "truncation"].set_index("rank")
+    Xtr, ytr, Xte, yte = nl.digits_data(0.3, 0)
+    p = nl.train_digits(Xtr, ytr, 8, [1.0], 1, 0.1, 50, 0)
+    untruncated = float((nl._mlp_logits(p, Xte).argmax(3) == yte).double().mean())
+    assert tr.loc[8, "accuracy"] == pytest.approx(untruncated, abs=1e-12)
+    assert tr.loc[8, "params_kept"] == tr.loc[8, "params_total"]
+    assert torch.allclose(nl.truncate(p["W2"], 8), p["W2"], atol=1e-12)
+    with pytest.raises(IlocoError, match="test_fraction"):
+        nl.digits_data(1.5, 0)

@@ -176,6 +176,34 @@ def cmd_nl1_macros(a) -> None:
     io.write_text(a.out, paper.nl1_macros(io.read_table(a.table, paper.NL1_COLUMNS)))
 
 
+def cmd_nl2_teacher(a) -> None:
+    from iloco import nl
+
+    cfg = _settings(a, "nl2-teacher", ("init_scales", "width"))
+    device = _device(a)
+    _write_with_provenance(a, nl.run_teacher_regimes(cfg, a.seed, device, progress=not a.quiet), device)
+
+
+def cmd_nl2_digits(a) -> None:
+    import torch
+
+    from iloco import nl
+
+    cfg = _settings(a, "nl2-digits", ("init_scales", "hidden", "ranks"))
+    device = _device(a)
+    if device.type != "cpu":  # small dense nets: the CPU path is used on every machine
+        device = torch.device("cpu")
+    _write_with_provenance(a, nl.run_digits(cfg, a.seed, progress=not a.quiet), device)
+
+
+def cmd_nl2_macros(a) -> None:
+    from iloco import io, paper
+
+    teacher = io.read_table(a.teacher, paper.NL2_TEACHER_COLUMNS)
+    digits = io.read_table(a.digits, paper.NL2_DIGITS_COLUMNS)
+    io.write_text(a.out, paper.nl2_macros(teacher, digits))
+
+
 def cmd_id23_macros(a) -> None:
     from iloco import io, paper
 
@@ -306,6 +334,20 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--table", required=True)
     s.add_argument("--out", required=True)
     s.set_defaults(func=cmd_nl1_macros)
+
+    s = id_job("nl2-teacher", "wide two-layer students from several init scales: rich vs lazy (NL2)", "nl2.teacher")
+    s.add_argument("--config-hash", required=True)
+    s.set_defaults(func=cmd_nl2_teacher)
+
+    s = id_job("nl2-digits", "MLPs on digits: spectra and rank-k truncation (NL2)", "nl2.digits")
+    s.add_argument("--config-hash", required=True)
+    s.set_defaults(func=cmd_nl2_digits)
+
+    s = sub.add_parser("nl2-macros", help="LaTeX macros of the NL2 numbers")
+    s.add_argument("--teacher", required=True)
+    s.add_argument("--digits", required=True)
+    s.add_argument("--out", required=True)
+    s.set_defaults(func=cmd_nl2_macros)
 
     s = sub.add_parser("id23-macros", help="LaTeX macros of the ID2 and ID3 numbers")
     s.add_argument("--two-layer", required=True)

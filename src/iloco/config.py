@@ -99,6 +99,9 @@ def validate(config: dict[str, Any], schema_path: Path = SCHEMA) -> dict[str, An
     bud = id3["budget"]
     if bud["m"] > bud["d"] * (bud["d"] - 1) // 2:
         raise IlocoError(f"config: id3.budget.m: {bud['m']} exceeds d(d-1)/2 = {bud['d'] * (bud['d'] - 1) // 2}")
+    nl2 = config["nl2"]["teacher"]
+    if nl2["width"] < nl2["teacher_width"]:
+        raise IlocoError(f"config: nl2.teacher.width: {nl2['width']} must be >= teacher_width = {nl2['teacher_width']}")
     return config
 
 

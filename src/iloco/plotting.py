@@ -306,3 +306,42 @@ def nl1_separable(table: pd.DataFrame) -> plt.Figure:
     ax.set(xscale="log", xlabel="step $t$", ylabel=r"$\min_n y_nf(x_n)/\|\theta\|^2$", title="(f) two-layer ReLU")
     ax.set_ylim(bottom=min(0.0, float(relu["param_margin"].max()) if len(relu) else 0.0))
     return fig
+
+
+def nl2_rich_lazy(teacher: pd.DataFrame, digits: pd.DataFrame) -> plt.Figure:
+    """NL2, four panels: on teacher data against the init scale, (a) effective rank of the
+    first layer and number of neuron directions, (b) relative movement of the first layer and
+    test error; on digits, (c) singular values of the hidden-to-hidden layer W2 per init
+    scale, (d) test accuracy after truncating W1 and W2 to rank k against the parameters kept."""
+    style()
+    fig, axes = plt.subplots(1, 4, figsize=(TEXT_WIDTH, 2.2), constrained_layout=True)
+    med = teacher.groupby("init_scale", as_index=False)[
+        ["effective_rank", "directions", "rel_change", "test_rel_mse"]
+    ].median()
+    ax = axes[0]
+    ax.plot(med["init_scale"], med["effective_rank"], "o-", ms=3, label="effective rank")
+    ax.plot(med["init_scale"], med["directions"], "s--", ms=3, label="neuron directions")
+    ax.axhline(int(teacher["teacher_width"].iloc[0]), color="0.3", ls=":", lw=0.8, label="teacher width")
+    ax.set(xscale="log", yscale="log", xlabel="init scale", title=f"(a) width {int(teacher['width'].iloc[0])}")
+    ax.yaxis.set_major_formatter(matplotlib.ticker.ScalarFormatter())
+    ax.yaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+    ax.legend(fontsize=5)
+    ax = axes[1]
+    ax.plot(med["init_scale"], med["rel_change"], "o-", ms=3, label=r"$\|W-W_0\|/\|W_0\|$")
+    ax.plot(med["init_scale"], med["test_rel_mse"], "s--", ms=3, label="test rel. MSE")
+    ax.set(xscale="log", yscale="log", xlabel="init scale", title="(b) movement, test error")
+    ax.legend(fontsize=5)
+    spec = digits[digits["kind"] == "spectrum_W2"].copy()
+    spec["init"] = spec["init_scale"].map(lambda v: f"{v:g}")
+    ax = axes[2]
+    sns.lineplot(data=spec, x="rank", y="sigma", hue="init", errorbar=None, ax=ax)
+    ax.set(yscale="log", xlabel="index", ylabel="singular value", title="(c) digits: spectrum of $W_2$")
+    ax.legend(title="init", fontsize=5, title_fontsize=5)
+    tr = digits[digits["kind"] == "truncation"].copy()
+    tr["init"] = tr["init_scale"].map(lambda v: f"{v:g}")
+    ax = axes[3]
+    sns.lineplot(data=tr, x="params_kept", y="accuracy", hue="init", marker="o", markersize=3, errorbar=None, ax=ax)
+    ax.set(xscale="log", xlabel="parameters kept", ylabel="test accuracy", title="(d) rank-$k$ truncation")
+    ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+    ax.legend(title="init", fontsize=5, title_fontsize=5)
+    return fig

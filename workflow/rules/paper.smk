@@ -11,6 +11,7 @@ rule paper:
             "paper/generated/id1.tex",
             "paper/generated/id23.tex",
             "paper/generated/nl1.tex",
+            "paper/generated/nl2.tex",
         ],
         figures=[
             "figures/sp1_alpha.pdf",
@@ -18,6 +19,7 @@ rule paper:
             "figures/id2_two_layer.pdf",
             "figures/id3_chain.pdf",
             "figures/nl1_separable.pdf",
+            "figures/nl2_rich_lazy.pdf",
         ],
     output:
         "paper/main.pdf",

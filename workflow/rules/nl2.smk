@@ -1,0 +1,71 @@
+# NL2: rich vs lazy on teacher data; low-rank compression of MLPs trained on digits.
+
+NL2 = config["nl2"]
+
+
+rule nl2_run:
+    output:
+        "results/nl2/{part}.csv",
+    log:
+        "results/logs/nl2/{part}.log",
+    benchmark:
+        "results/benchmarks/nl2/{part}.tsv"
+    wildcard_constraints:
+        part="teacher|digits",
+    conda:
+        ENV
+    threads: config["threads"]
+    resources:
+        gpu=lambda wc: 0 if config["device"] == "cpu" or wc.part == "digits" else 1,
+    params:
+        settings=lambda wc: json.dumps(NL2[wc.part], sort_keys=True),
+        seed=config["seed"],
+        device=config["device"],
+        config_hash=lambda wc: config_hash(
+            config["seed"], config["device"], NL2[wc.part]
+        ),
+    shell:
+        "python -m iloco nl2-{wildcards.part} --settings '{params.settings}' --seed {params.seed}"
+        " --device {params.device} --threads {threads} --config-hash {params.config_hash}"
+        " --out {output} 2> {log}"
+
+
+rule nl2_figure:
+    input:
+        teacher="results/nl2/teacher.csv",
+        digits="results/nl2/digits.csv",
+        notebook="workflow/notebooks/nl2_rich_lazy.ipynb",
+    output:
+        pdf=report(
+            "figures/nl2_rich_lazy.pdf",
+            caption="../report/nl2_rich_lazy.rst",
+            category="NL",
+        ),
+        notebook="results/notebooks/nl2_rich_lazy.ipynb",
+    log:
+        "results/logs/nl2/figure.log",
+    benchmark:
+        "results/benchmarks/nl2/figure.tsv"
+    conda:
+        ENV
+    shell:
+        "papermill {input.notebook} {output.notebook}.part.ipynb -k python3 --log-output"
+        " -p teacher_csv {input.teacher} -p digits_csv {input.digits} -p out_pdf {output.pdf}"
+        " 2> {log} && mv {output.notebook}.part.ipynb {output.notebook}"
+
+
+rule nl2_macros:
+    input:
+        teacher="results/nl2/teacher.csv",
+        digits="results/nl2/digits.csv",
+    output:
+        "paper/generated/nl2.tex",
+    log:
+        "results/logs/nl2/macros.log",
+    benchmark:
+        "results/benchmarks/nl2/macros.tsv"
+    conda:
+        ENV
+    shell:
+        "python -m iloco nl2-macros --teacher {input.teacher} --digits {input.digits}"
+        " --out {output} 2> {log}"

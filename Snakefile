@@ -43,6 +43,7 @@ except IlocoError as err:
 
 include: "workflow/rules/sp1.smk"
 include: "workflow/rules/id1.smk"
+include: "workflow/rules/lr.smk"
 include: "workflow/rules/paper.smk"
 include: "workflow/rules/bench.smk"
 

@@ -264,10 +264,10 @@ def make_step(task: str, depth: int, method: str = "gd") -> tuple[Callable, Call
             R = (W - st["Y"]) * st["mask"]
             loss = 0.5 * (R * R).sum(dim=(-2, -1)) * st["inv_m"]
             return loss, R * st["inv_m"][..., None, None]
-        I, C, d, _ = W.shape
-        r = (torch.bmm(W.reshape(I, C, d * d), st["A"].transpose(1, 2)) - st["y"].unsqueeze(1)) * st["w"]
+        rows, cells, d, _ = W.shape
+        r = (torch.bmm(W.reshape(rows, cells, d * d), st["A"].transpose(1, 2)) - st["y"].unsqueeze(1)) * st["w"]
         loss = 0.5 * (r * r).sum(dim=-1) * st["inv_m"]
-        G = torch.bmm(r * st["inv_m"].unsqueeze(-1), st["A"]).reshape(I, C, d, d)
+        G = torch.bmm(r * st["inv_m"].unsqueeze(-1), st["A"]).reshape(rows, cells, d, d)
         return loss, G
 
     def loss(st):
@@ -558,6 +558,7 @@ def dynamics(
     norm = np.linalg.norm(W_star)
     eta = float(step_sizes(sub, depth, lr)[0, 0])
     init = product(initial_state(sub, depth, [alpha], lr, seed, torch.device("cpu"), dtype), depth)[0, 0]
+    rank = int(np.linalg.matrix_rank(W_star))
     rows = []
     points = [(0, init)] + [(t, W[0, 0]) for t, _, W in trace]
     for t, W in points:
@@ -566,6 +567,7 @@ def dynamics(
             "setting": setting,
             "d": d,
             "observations": int(sub["observations"][0]),
+            "rank": rank,
             "depth": depth,
             "alpha": alpha,
             "step": t,
@@ -637,7 +639,7 @@ def integrate_flow(
 
 
 def flow_depths(
-    inst: dict, depths: list[float], alpha: float, tol_loss: float, tau_max: float, seed: int
+    inst: dict, depths: list[float], alpha: float, tol_loss: float, tau_max: float, seed: int, rtol: float = 1e-8
 ) -> pd.DataFrame:
     """The end-to-end flow of every depth (math.inf included) on every instance and count,
     from the same start W0 = α G/√d: test error, effective rank and the flow time to
@@ -650,7 +652,7 @@ def flow_depths(
             W_star, mask, Y = completion_problem(inst, i, j)
             for N in depths:
                 t0 = time.perf_counter()
-                sol = integrate_flow(W0, Y, mask, N, tol_loss, tau_max)
+                sol = integrate_flow(W0, Y, mask, N, tol_loss, tau_max, rtol)
                 W = sol.y[:, -1].reshape(d, d)
                 sv = np.linalg.svd(W, compute_uv=False)
                 R = (W - Y) * mask
@@ -731,3 +733,47 @@ def gd_vs_flow(
                 }
             )
     return pd.DataFrame(rows)
+
+
+# --------------------------------------------------------------------------- jobs
+#: Offsets of the root seed per experiment, so that no two experiments share instances.
+SEED_OFFSET = {"completion": 0, "sensing": 1, "dynamics": 2, "flow": 3}
+
+
+def run_dynamics(cfg: dict, seed: int, device: torch.device) -> list[pd.DataFrame]:
+    """LR2: traces of every depth on (a) an under-sampled low-rank completion instance and
+    (b) a fully observed target with a geometric spectrum (best rank-k approximations)."""
+    s = seed + SEED_OFFSET["dynamics"]
+    settings = {
+        "completion": make_instances("completion", cfg["d"], cfg["rank"], [cfg["observations"]], 1, s),
+        "spectrum": spectrum_instance(cfg["d"], cfg["decay"], s),
+    }
+    stop = StopRule(cfg["max_steps"], cfg["tol_loss"], 0.0, cfg["every"])
+    return [
+        dynamics(inst, name, depth, cfg["alpha"], cfg["lr"], stop, cfg["every"], device, seed=s, kmax=cfg["kmax"])
+        for name, inst in settings.items()
+        for depth in cfg["depths"]
+    ]
+
+
+def run_flow(part: str, cfg: dict, seed: int, device: torch.device) -> pd.DataFrame:
+    """LR3: ``depths`` (the flow's outcome per depth, N = ∞ included when cfg['infinite']) or
+    ``gd`` (factorized GD against the flow, per depth and step)."""
+    s = seed + SEED_OFFSET["flow"]
+    inst = make_instances("completion", cfg["d"], cfg["rank"], cfg["observations"], cfg["instances"], s)
+    if part == "depths":
+        depths = [float(n) for n in cfg["depths"]] + ([math.inf] if cfg["infinite"] else [])
+        return flow_depths(inst, depths, cfg["alpha"], cfg["tol_loss"], cfg["tau_max"], s, cfg["rtol"])
+    if part == "gd":
+        return gd_vs_flow(
+            inst,
+            cfg["gd_depths"],
+            cfg["alpha"],
+            cfg["gd_lrs"],
+            cfg["tol_loss"],
+            cfg["tau_max"],
+            cfg["points"],
+            device,
+            s,
+        )
+    raise IlocoError(f"lr-flow: part {part!r} is not one of depths, gd")

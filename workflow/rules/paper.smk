@@ -6,8 +6,16 @@ rule paper:
         tex="paper/main.tex",
         sections=sorted(Path("paper/sections").glob("*.tex")),
         bib="paper/references.bib",
-        macros=["paper/generated/sp1.tex", "paper/generated/id1.tex"],
-        figures=["figures/sp1_alpha.pdf", "figures/id1_identification.pdf"],
+        macros=[
+            "paper/generated/sp1.tex",
+            "paper/generated/id1.tex",
+            "paper/generated/lr.tex",
+        ],
+        figures=[
+            "figures/sp1_alpha.pdf",
+            "figures/id1_identification.pdf",
+        ]
+        + expand("figures/{figure}.pdf", figure=LR_FIGURES),
     output:
         "paper/main.pdf",
     log:

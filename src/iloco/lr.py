@@ -314,14 +314,18 @@ def step_sizes(inst: dict, depth: int, lr: float) -> np.ndarray:
     return out
 
 
-def init_factors(count: int, cells: int, d: int, depth: int, alphas_per_cell: np.ndarray, seed: int) -> np.ndarray:
-    """Gaussian factors W_j = α^{1/N} G_j / √d, shape (N, count, cells, d, d): the end-to-end
-    map then has E‖W(0)x‖² = α²‖x‖² for every x. Cell c of instance i uses the seed sequence
-    (seed, i, N, c), so a cell's start does not depend on the batch it runs in."""
+def init_factors(
+    inst_seeds: np.ndarray, d: int, depth: int, m_per_cell: np.ndarray, alphas_per_cell: np.ndarray, seed: int
+) -> np.ndarray:
+    """Gaussian factors W_j = α^{1/N} G_j / √d, shape (N, instances, cells, d, d): the end-to-end
+    map then has E‖W(0)x‖² = α²‖x‖² for every x. The draw of a cell depends only on the root
+    seed, the instance's own seed pair, N, m and α (its bits), never on the batch it runs in."""
+    count, cells = len(inst_seeds), len(alphas_per_cell)
     out = np.empty((depth, count, cells, d, d))
     for i in range(count):
         for c in range(cells):
-            rng = np.random.default_rng([seed, i, depth, c])
+            bits = int(np.float64(alphas_per_cell[c]).view(np.int64))
+            rng = np.random.default_rng([seed, *map(int, inst_seeds[i]), depth, int(m_per_cell[c]), bits])
             scale = alphas_per_cell[c] ** (1.0 / depth) / math.sqrt(d)
             out[:, i, c] = rng.standard_normal((depth, d, d)) * scale
     return out
@@ -385,7 +389,7 @@ def initial_state(inst, depth, alphas, lr, seed, device, dtype, factors=None) ->
     t = lambda x: torch.tensor(np.array(x), dtype=dtype, device=device)  # noqa: E731  (a copy: never aliases)
     a_cell = np.tile(np.asarray(alphas, dtype=float), len(obs))
     m_cell = np.repeat(obs, n_a)
-    fs = init_factors(count, cells, d, depth, a_cell, seed) if factors is None else factors
+    fs = init_factors(inst["seeds"], d, depth, m_cell, a_cell, seed) if factors is None else factors
     state = {f"W{j}": t(fs[j]) for j in range(depth)}
     state["row"] = torch.arange(count, device=device)
     state["eta"] = t(np.repeat(step_sizes(inst, depth, lr), n_a, axis=1))

@@ -314,6 +314,10 @@ def lr_macros(tables: dict[str, pd.DataFrame], within: float, scale: str) -> str
             **{f"N{n}": gd[gd["depth"] == n].groupby("observations")["rel_error"].median() for n in depths},
             "nuc": t[t["method"] == "nuclear"].groupby("observations")["rel_error"].median(),
         }
+        for n in range(1, 5):  # the text names depths 1-4; a depth not run says so
+            if n not in depths:
+                out.append(_cmd(f"LR{tag}First{WORDS[n]}", "(depth not run)"))
+                out.append(_cmd(f"LR{tag}AnchorErr{WORDS[n]}", "n/a"))
         firsts = {}
         for key, series in med.items():
             m = first_recovering(pd.Series(series.index), pd.Series(series.values), within)

@@ -181,7 +181,7 @@ def lr1_completion(tables: dict[str, pd.DataFrame], recover_within: float) -> pl
     for ax, task, col, title in (
         (axes[0], "completion", "rel_error", "(a) completion"),
         (axes[1], "sensing", "rel_error", "(b) sensing"),
-        (axes[2], "completion", "effective_rank", "(c) completion: effective rank"),
+        (axes[2], "completion", "effective_rank", "(c) eff. rank"),
     ):
         t = tables[task].copy()
         t["method"] = [
@@ -197,6 +197,7 @@ def lr1_completion(tables: dict[str, pd.DataFrame], recover_within: float) -> pl
             y=col,
             hue="method",
             style=(t["method"] == "nuclear norm").map({True: "convex", False: "GD"}),
+            style_order=["GD", "convex"],
             estimator="median",
             errorbar=("pi", 80),
             marker="o",
@@ -213,6 +214,7 @@ def lr1_completion(tables: dict[str, pd.DataFrame], recover_within: float) -> pl
             ax.axhline(int(first["rank"]), color="0.5", ls=":", lw=0.8)
             ax.set(ylabel="effective rank")
         ax.set(xlabel="observations $m$", title=f"{title}, $d={int(first['d'])}$, $r={int(first['rank'])}$")
+        ax.title.set_fontsize(8)
     handles, labels = axes[0].get_legend_handles_labels()
     keep = [(h, lab) for h, lab in zip(handles, labels, strict=True) if lab not in ("method", "style", "GD", "convex")]
     axes[0].get_legend().remove()
@@ -279,6 +281,9 @@ def lr3_flow(depths: pd.DataFrame, gd: pd.DataFrame) -> plt.Figure:
     ref = gd.loc[gd["lr"] == hi, "max_gap"].max()
     ax.plot([lo, hi], [ref * lo / hi, ref], "k:", lw=0.8, label="slope 1")
     ax.set(xscale="log", yscale="log", xlabel="step (fraction lr)", ylabel="max gap GD vs flow", title="(a) GD follows")
+    lrs = sorted(gd["lr"].unique())
+    ax.xaxis.set_minor_locator(matplotlib.ticker.NullLocator())
+    ax.set_xticks(lrs, [f"{v:g}" for v in lrs])
     ax.legend(fontsize=6)
     order = sorted(depths["depth"].unique())
     pos = {n: i for i, n in enumerate(order)}

@@ -349,7 +349,6 @@ def lr_macros(tables: dict[str, pd.DataFrame], within: float, scale: str) -> str
         nuc = t[t["method"] == "nuclear"]
         out.append(_cmd(f"LR{tag}NucSolved", str(int((nuc["status"] == "converged").sum()))))
         out.append(_cmd(f"LR{tag}NucProblems", str(len(nuc))))
-        out.append(_cmd(f"LR{tag}NucSeconds", sci(float(nuc["wall_time_s"].median()))))
         out.append(_cmd(f"LR{tag}NucSolver", _tex_escape(str(nuc["solver"].iloc[0])) if "solver" in nuc else "SCS"))
     comp = tables["completion"]
     out.append(_cmd("LRDevice", _tex_escape(str(comp.loc[comp["method"] != "nuclear", "device"].iloc[0]))))

@@ -2,6 +2,8 @@
 
 
 rule bench:
+    input:
+        "results/benchmarks/lr_trainer.csv",
     output:
         "results/benchmarks/sp1_trainer.csv",
     log:
@@ -14,3 +16,18 @@ rule bench:
         device=config["device"],
     shell:
         "python -m iloco bench-sp1 --device {params.device} --out {output} > {log} 2>&1"
+
+
+rule bench_lr:
+    output:
+        "results/benchmarks/lr_trainer.csv",
+    log:
+        "results/logs/bench/lr_trainer.log",
+    benchmark:
+        "results/benchmarks/bench/lr_trainer.tsv"
+    conda:
+        ENV
+    params:
+        device=config["device"],
+    shell:
+        "python -m iloco bench-lr --device {params.device} --out {output} > {log} 2>&1"

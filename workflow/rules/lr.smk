@@ -5,11 +5,29 @@
 LR = config["lr"]
 LR_TASKS = ["completion", "sensing"]
 LR_TRAIN = LR["train"]
-LR_SEED = {"completion": config["seed"], "sensing": config["seed"] + 1}  # lr.SEED_OFFSET
+LR_SEED = {
+    "completion": config["seed"],
+    "sensing": config["seed"] + 1,
+}  # lr.SEED_OFFSET
 
 
-def lr_hash(*parts):
-    return config_hash(config["seed"], config["device"], *parts)
+# The config values that determine each LR table.
+LR_HASH = {
+    **{
+        task: config_hash(
+            config["seed"],
+            config["device"],
+            LR[task],
+            LR["depths"],
+            LR["alphas"],
+            LR["train"],
+            LR["nuclear"],
+        )
+        for task in LR_TASKS
+    },
+    "dynamics": config_hash(config["seed"], config["device"], LR["dynamics"]),
+    "flow": config_hash(config["seed"], config["device"], LR["flow"]),
+}
 
 
 rule lr_data:
@@ -111,9 +129,7 @@ rule lr_table:
     conda:
         ENV
     params:
-        config_hash=lambda wc: lr_hash(
-            LR[wc.task], LR["depths"], LR["alphas"], LR["train"], LR["nuclear"]
-        ),
+        config_hash=lambda wc: LR_HASH[wc.task],
     shell:
         "python -m iloco lr-table --instances {input.instances} --baselines {input.baselines}"
         " --shards {input.shards} --config-hash {params.config_hash} --out {output} 2> {log}"
@@ -135,7 +151,7 @@ rule lr_dynamics:
         settings=json.dumps(LR["dynamics"], sort_keys=True),
         seed=config["seed"],
         device=config["device"],
-        config_hash=lr_hash(LR["dynamics"]),
+        config_hash=LR_HASH["dynamics"],
     shell:
         "python -m iloco lr-dynamics --settings '{params.settings}' --seed {params.seed}"
         " --device {params.device} --threads {threads} --config-hash {params.config_hash}"
@@ -158,7 +174,7 @@ rule lr_flow:
         settings=json.dumps(LR["flow"], sort_keys=True),
         seed=config["seed"],
         device=config["device"],
-        config_hash=lr_hash(LR["flow"]),
+        config_hash=LR_HASH["flow"],
     shell:
         "python -m iloco lr-flow --part {wildcards.part} --settings '{params.settings}' --seed {params.seed}"
         " --device {params.device} --threads {threads} --config-hash {params.config_hash}"

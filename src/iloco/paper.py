@@ -346,6 +346,8 @@ def lr_macros(tables: dict[str, pd.DataFrame], within: float, scale: str) -> str
         out.append(_cmd(f"LR{tag}Cells", str(len(gd))))
         out.append(_cmd(f"LR{tag}Converged", str(int((gd["status"] == "converged").sum()))))
         out.append(_cmd(f"LR{tag}MaxSteps", str(int(gd["steps"].max()))))
+        late = sorted(int(m) for m in gd.loc[gd["status"] != "converged", "observations"].unique())
+        out.append(_cmd(f"LR{tag}UnconvergedObs", f"$m\\in\\{{{', '.join(map(str, late))}\\}}$" if late else "none"))
         nuc = t[t["method"] == "nuclear"]
         out.append(_cmd(f"LR{tag}NucSolved", str(int((nuc["status"] == "converged").sum()))))
         out.append(_cmd(f"LR{tag}NucProblems", str(len(nuc))))

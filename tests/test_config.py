@@ -139,3 +139,19 @@ def test_nl1_unknown_loss_and_unstable_step():
         lambda c: c["nl1"].__setitem__("losses", ["exp", "hinge"])
     )
     assert "nl1.lr_scale: 2.5 is out of range" in bad(lambda c: c["nl1"].__setitem__("lr_scale", 2.5))
+def test_lr_rank_not_below_d():
+    msg = bad(lambda c: c["lr"]["completion"].__setitem__("rank", c["lr"]["completion"]["d"]))
+    assert msg == "config: lr.completion.rank: 30 must be < lr.completion.d = 30 (a low-rank ground truth)"
+
+
+def test_lr_more_observations_than_entries():
+    msg = bad(lambda c: c["lr"]["sensing"]["observations"].append(401))
+    assert msg == "config: lr.sensing.observations: 401 exceeds d^2 = 400 entries for d = 20"
+    assert "lr.flow.observations" in bad(lambda c: c["lr"]["flow"].__setitem__("observations", [145]))
+
+
+def test_lr_alpha_depth_and_lr_out_of_range():
+    assert "lr.alphas[0]" in bad(lambda c: c["lr"].__setitem__("alphas", [0.0]))
+    assert "lr.depths[0]: 0 is out of range" in bad(lambda c: c["lr"].__setitem__("depths", [0, 2]))
+    assert "lr.train.lr" in bad(lambda c: c["lr"]["train"].__setitem__("lr", 2.0))
+    assert "unknown key 'lr.flow.depth'" in bad(lambda c: c["lr"]["flow"].__setitem__("depth", 3))

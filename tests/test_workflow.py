@@ -97,9 +97,44 @@ def test_id1_tables_figure_and_paper_numbers(built: Path):
         ["pdftotext", str(built / "paper" / "main.pdf"), "-"], capture_output=True, text=True, check=True
     ).stdout
     text = " ".join(text.split())
-    assert "Figure 2: Identification of shallow tanh networks" in text
+    assert "Identification of shallow tanh networks from queries. (a)" in text
     assert f"from {int(rec.loc[rec['n_hessians'] >= m, 'queries'].min())} queries" in text
     assert (built / "figures" / "id1_identification.pdf").stat().st_size > 5_000
+
+
+def test_lr_tables_figures_and_paper_numbers(built: Path):
+    cfg = yaml.safe_load((built / "config" / "test.yaml").read_text())["lr"]
+    for task in ("completion", "sensing"):
+        t = pd.read_csv(built / "results" / "lr" / f"{task}.csv")
+        c = cfg[task]
+        per_instance = len(c["observations"]) * (len(cfg["depths"]) * len(cfg["alphas"]) + 1)  # + nuclear norm
+        assert len(t) == c["instances"] * per_instance
+        for col in (
+            "rel_error",
+            "mse",
+            "effective_rank",
+            "sv1",
+            "steps",
+            "status",
+            "commit",
+            "config_hash",
+            "versions",
+        ):
+            assert t[col].notna().all(), (task, col)
+        # paired: every method saw the same instances and counts
+        assert (
+            t.groupby("method")[["instance", "observations"]].apply(lambda g: len(g.drop_duplicates())).nunique() == 1
+        )
+    comp = pd.read_csv(built / "results" / "lr" / "completion.csv")
+    assert (comp.loc[comp["method"] == "nuclear", "status"] == "converged").all()
+    text = subprocess.run(
+        ["pdftotext", str(built / "paper" / "main.pdf"), "-"], capture_output=True, text=True, check=True
+    ).stdout
+    text = " ".join(text.split())
+    assert "Deep linear networks and low rank" in text and "LR1: relative test error" in text
+    assert f"Of the {len(comp[comp['method'] == 'gd'])} completion runs" in text
+    for fig in ("lr1_completion", "lr2_dynamics", "lr3_flow"):
+        assert (built / "figures" / f"{fig}.pdf").stat().st_size > 5_000, fig
 
 
 def test_id2_id3_tables_figures_and_paper_numbers(built: Path):

@@ -249,6 +249,121 @@ def cmd_bench_sp1(a) -> None:
     print(table.to_string(index=False))
 
 
+def _ints(text: str) -> list[int]:
+    try:
+        return [int(t) for t in text.split(",") if t.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
+
+
+def _json(text: str, flag: str) -> dict:
+    import json
+
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise IlocoError(f"{flag} is not valid JSON ({exc.msg})") from None
+
+
+def _provenance(table, config_hash: str):
+    from iloco import provenance
+
+    for key, value in provenance.columns(config_hash).items():
+        table[key] = value
+    return table
+
+
+def cmd_lr_data(a) -> None:
+    from iloco import io, lr
+
+    io.save_npz(a.out, **lr.make_instances(a.task, a.d, a.rank, a.observations, a.instances, a.seed))
+
+
+def cmd_lr_nuclear(a) -> None:
+    from iloco import io, lr
+
+    inst = io.load_npz(a.instances, lr.INSTANCE_KEYS)
+    io.save_npz(a.out, **lr.nuclear_norm(inst, a.eps, a.max_iters))
+
+
+def cmd_lr_train(a) -> None:
+    import torch
+
+    from iloco import engine, io, lr
+
+    torch.set_num_threads(a.threads)
+    inst = io.load_npz(a.instances, lr.INSTANCE_KEYS)
+    stop = engine.StopRule(a.max_steps, a.tol_loss, a.tol_change, a.check_every)
+    device = engine.resolve_device(a.device)
+    ckpt = None
+    if a.checkpoint:
+        job = dict(vars(a), instances=io.file_digest(a.instances))
+        for key in ("func", "out", "checkpoint", "checkpoint_every_s", "quiet", "device", "threads"):
+            job.pop(key)
+        ckpt = engine.Checkpoint(a.checkpoint, io.digest(job), a.checkpoint_every_s)
+    out = lr.train_arrays(
+        inst, a.depth, a.alphas, stop, a.lr, device, engine.resolve_dtype(a.dtype), a.method, a.seed, not a.quiet, ckpt
+    )
+    io.save_npz(a.out, **out)
+    if ckpt:
+        ckpt.remove()
+
+
+def cmd_lr_table(a) -> None:
+    from iloco import io, lr
+
+    inst = io.load_npz(a.instances, lr.INSTANCE_KEYS)
+    base = io.load_npz(a.baselines, lr.BASELINE_KEYS)
+    shards = [io.load_npz(path, lr.TRAIN_KEYS) for path in a.shards]
+    io.write_table(a.out, _provenance(lr.tabulate(inst, base, shards), a.config_hash))
+
+
+def cmd_lr_dynamics(a) -> None:
+    import pandas as pd
+    import torch
+
+    from iloco import engine, io, lr
+
+    torch.set_num_threads(a.threads)
+    cfg = _json(a.settings, "lr-dynamics: --settings")
+    device = engine.resolve_device(a.device)
+    table = pd.concat(lr.run_dynamics(cfg, a.seed, device), ignore_index=True)
+    io.write_table(a.out, _provenance(table, a.config_hash))
+
+
+def cmd_lr_flow(a) -> None:
+    import torch
+
+    from iloco import engine, io, lr
+
+    torch.set_num_threads(a.threads)
+    cfg = _json(a.settings, "lr-flow: --settings")
+    device = engine.resolve_device(a.device)
+    table = lr.run_flow(a.part, cfg, a.seed, device)
+    io.write_table(a.out, _provenance(table, a.config_hash))
+
+
+def cmd_lr_macros(a) -> None:
+    from iloco import io, paper
+
+    tables = {
+        "completion": io.read_table(a.completion, paper.LR1_COLUMNS),
+        "sensing": io.read_table(a.sensing, paper.LR1_COLUMNS),
+        "dynamics": io.read_table(a.dynamics),
+        "flow_depths": io.read_table(a.flow_depths),
+        "gd_vs_flow": io.read_table(a.gd_vs_flow),
+    }
+    io.write_text(a.out, paper.lr_macros(tables, a.recover_within, a.scale))
+
+
+def cmd_bench_lr(a) -> None:
+    from iloco import bench, io
+
+    table = bench.lr_trainer(a.d, a.depth, a.instances, a.device, a.threads)
+    io.write_table(a.out, table)
+    print(table.to_string(index=False))
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="iloco", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
@@ -401,6 +516,84 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--threads", type=int, default=1)
     s.add_argument("--out", required=True)
     s.set_defaults(func=cmd_bench_id)
+    s = sub.add_parser("lr-data", help="draw low-rank completion or sensing instances (W*, observations)")
+    s.add_argument("--task", required=True, help="completion | sensing")
+    for name in ("d", "rank", "instances", "seed"):
+        s.add_argument(f"--{name}", type=int, required=True)
+    s.add_argument("--observations", type=_ints, required=True, help="comma-separated counts m")
+    s.add_argument("--out", required=True)
+    s.set_defaults(func=cmd_lr_data)
+
+    s = sub.add_parser("lr-nuclear", help="minimum nuclear norm subject to the observations (cvxpy, SCS)")
+    s.add_argument("--instances", required=True)
+    s.add_argument("--eps", type=float, default=1e-6, help="SCS absolute and relative tolerance")
+    s.add_argument("--max-iters", type=int, default=5000)
+    s.add_argument("--out", required=True)
+    s.set_defaults(func=cmd_lr_nuclear)
+
+    s = sub.add_parser("lr-train", help="train depth-N matrix factorizations on all instances x counts x alphas")
+    s.add_argument("--instances", required=True)
+    s.add_argument("--depth", type=int, required=True)
+    s.add_argument("--alphas", type=_floats, required=True)
+    s.add_argument("--method", default="gd")
+    s.add_argument("--lr", type=float, default=0.5)
+    s.add_argument("--max-steps", type=int, default=20000)
+    s.add_argument("--tol-loss", type=float, default=1e-6)
+    s.add_argument("--tol-change", type=float, default=0.0)
+    s.add_argument("--check-every", type=int, default=100)
+    s.add_argument("--dtype", default="float64")
+    s.add_argument("--seed", type=int, required=True, help="root seed of the initial factors")
+    s.add_argument("--device", default="auto")
+    s.add_argument("--threads", type=int, default=1)
+    s.add_argument("--quiet", action="store_true", help="no progress bar")
+    s.add_argument("--checkpoint", help="save/resume the training state here (removed when the job ends)")
+    s.add_argument("--checkpoint-every-s", type=float, default=300.0)
+    s.add_argument("--out", required=True)
+    s.set_defaults(func=cmd_lr_train)
+
+    s = sub.add_parser("lr-table", help="tidy LR1 table (every method, paired instances) with provenance")
+    s.add_argument("--instances", required=True)
+    s.add_argument("--baselines", required=True)
+    s.add_argument("--shards", nargs="+", required=True)
+    s.add_argument("--config-hash", required=True)
+    s.add_argument("--out", required=True)
+    s.set_defaults(func=cmd_lr_table)
+
+    s = sub.add_parser("lr-dynamics", help="LR2: singular values and effective rank along training")
+    s.add_argument("--settings", required=True, help="the config's lr.dynamics section as JSON")
+    s.add_argument("--seed", type=int, required=True)
+    s.add_argument("--device", default="auto")
+    s.add_argument("--threads", type=int, default=1)
+    s.add_argument("--config-hash", required=True)
+    s.add_argument("--out", required=True)
+    s.set_defaults(func=cmd_lr_dynamics)
+
+    s = sub.add_parser("lr-flow", help="LR3: end-to-end flows of depth N and N = infinity; GD against the flow")
+    s.add_argument("--part", required=True, help="depths | gd")
+    s.add_argument("--settings", required=True, help="the config's lr.flow section as JSON")
+    s.add_argument("--seed", type=int, required=True)
+    s.add_argument("--device", default="auto")
+    s.add_argument("--threads", type=int, default=1)
+    s.add_argument("--config-hash", required=True)
+    s.add_argument("--out", required=True)
+    s.set_defaults(func=cmd_lr_flow)
+
+    s = sub.add_parser("lr-macros", help="LaTeX macros of the LR section")
+    for name in ("completion", "sensing", "dynamics", "flow-depths", "gd-vs-flow"):
+        s.add_argument(f"--{name}", required=True)
+    s.add_argument("--recover-within", type=float, required=True)
+    s.add_argument("--scale", required=True)
+    s.add_argument("--out", required=True)
+    s.set_defaults(func=cmd_lr_macros)
+
+    s = sub.add_parser("bench-lr", help="LR trainer: GFLOP/s against batched matmul, time to loss 1e-6")
+    s.add_argument("--d", type=int, default=100)
+    s.add_argument("--depth", type=int, default=3)
+    s.add_argument("--instances", type=int, default=4)
+    s.add_argument("--device", default="auto")
+    s.add_argument("--threads", type=int, default=1)
+    s.add_argument("--out", required=True)
+    s.set_defaults(func=cmd_bench_lr)
     return p
 
 

@@ -102,7 +102,26 @@ def validate(config: dict[str, Any], schema_path: Path = SCHEMA) -> dict[str, An
     nl2 = config["nl2"]["teacher"]
     if nl2["width"] < nl2["teacher_width"]:
         raise IlocoError(f"config: nl2.teacher.width: {nl2['width']} must be >= teacher_width = {nl2['teacher_width']}")
+    _check_lr(config["lr"])
     return config
+
+
+def _check_lr(lr: dict) -> None:
+    """Cross-key rules of the LR section: rank < d, observations <= d², sorted and distinct."""
+    problems = [(f"lr.{t}", lr[t]) for t in ("completion", "sensing")]
+    problems += [("lr.dynamics", {**lr["dynamics"], "observations": [lr["dynamics"]["observations"]]})]
+    problems += [("lr.flow", lr["flow"])]
+    for key, p in problems:
+        d = p["d"]
+        if p["rank"] >= d:
+            raise IlocoError(f"config: {key}.rank: {p['rank']} must be < {key}.d = {d} (a low-rank ground truth)")
+        for m in p["observations"]:
+            if m > d * d:
+                raise IlocoError(f"config: {key}.observations: {m} exceeds d^2 = {d * d} entries for d = {d}")
+        if len(set(p["observations"])) != len(p["observations"]):
+            raise IlocoError(f"config: {key}.observations: {p['observations']} must be distinct")
+    if lr["dynamics"]["kmax"] > lr["dynamics"]["d"]:
+        raise IlocoError(f"config: lr.dynamics.kmax: {lr['dynamics']['kmax']} exceeds lr.dynamics.d")
 
 
 def load(path: str | Path) -> dict[str, Any]:

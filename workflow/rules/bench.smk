@@ -5,6 +5,7 @@ rule bench:
     input:
         "results/benchmarks/sp1_trainer.csv",
         "results/benchmarks/id_identify.csv",
+        "results/benchmarks/lr_trainer.csv",
 
 
 rule bench_sp1:
@@ -35,3 +36,18 @@ rule bench_id:
         device=config["device"],
     shell:
         "python -m iloco bench-id --device {params.device} --out {output} > {log} 2>&1"
+
+
+rule bench_lr:
+    output:
+        "results/benchmarks/lr_trainer.csv",
+    log:
+        "results/logs/bench/lr_trainer.log",
+    benchmark:
+        "results/benchmarks/bench/lr_trainer.tsv"
+    conda:
+        ENV
+    params:
+        device=config["device"],
+    shell:
+        "python -m iloco bench-lr --device {params.device} --out {output} > {log} 2>&1"

@@ -12,6 +12,7 @@ rule paper:
             "paper/generated/id23.tex",
             "paper/generated/nl1.tex",
             "paper/generated/nl2.tex",
+            "paper/generated/lr.tex",
         ],
         figures=[
             "figures/sp1_alpha.pdf",
@@ -20,7 +21,8 @@ rule paper:
             "figures/id3_chain.pdf",
             "figures/nl1_separable.pdf",
             "figures/nl2_rich_lazy.pdf",
-        ],
+        ]
+        + expand("figures/{figure}.pdf", figure=LR_FIGURES),
     output:
         "paper/main.pdf",
     log:

@@ -1,0 +1,201 @@
+"""The science of LR: end-to-end flows, the nuclear-norm baseline, depth and batching."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from iloco import lr
+from iloco.engine import StopRule
+from iloco.errors import IlocoError
+
+CPU = torch.device("cpu")
+STOP = StopRule(max_steps=20_000, tol_loss=1e-6, tol_change=0.0, check_every=100)
+
+
+def _factor_velocity(fs: list[np.ndarray], grad_fn) -> list[np.ndarray]:
+    """dW_j/dt = −∂L/∂W_j of the factors' gradient flow (W = fs[-1] ⋯ fs[0])."""
+    ts = [torch.tensor(f)[None] for f in fs]
+    W, right = lr._product(ts)
+    G = torch.tensor(grad_fn(W[0].numpy()))[None]
+    return [-g[0].numpy() for g in lr._factor_grads(ts, G, right)]
+
+
+def _prod(fs):
+    W = fs[0]
+    for f in fs[1:]:
+        W = f @ W
+    return W
+
+
+@pytest.mark.parametrize("depth", [2, 3, 4])
+def test_end_to_end_flow_matches_finite_differences_of_factorized_flow(depth):
+    """From balanced factors, the product's time derivative under the factors' gradient flow
+    (central differences of an RK4 integration, h = 1e-4) equals N times the end-to-end
+    velocity, to 1e-6 relative (the FD error is O(h²) ≈ 1e-8 here)."""
+    rng = np.random.default_rng(depth)
+    d = 6
+    W_star = lr.ground_truth(d, 2, rng)
+    mask = (rng.random((d, d)) < 0.6).astype(float)
+
+    def grad(W):
+        return (W - W_star) * mask / mask.sum()
+
+    W0 = rng.standard_normal((d, d)) * 0.7
+    fs = lr.balanced_factors(W0, depth, rng)
+    assert np.allclose(_prod(fs), W0, atol=1e-12)
+    for j in range(depth - 1):  # balanced
+        np.testing.assert_allclose(fs[j + 1].T @ fs[j + 1], fs[j] @ fs[j].T, atol=1e-12)
+
+    def rk4(fs, h):
+        def add(a, b, c):
+            return [x + c * y for x, y in zip(a, b, strict=True)]
+
+        k1 = _factor_velocity(fs, grad)
+        k2 = _factor_velocity(add(fs, k1, h / 2), grad)
+        k3 = _factor_velocity(add(fs, k2, h / 2), grad)
+        k4 = _factor_velocity(add(fs, k3, h), grad)
+        return [f + h / 6 * (a + 2 * b + 2 * c + e) for f, a, b, c, e in zip(fs, k1, k2, k3, k4, strict=True)]
+
+    h = 1e-4
+    fd = (_prod(rk4(fs, h)) - _prod(rk4(fs, -h))) / (2 * h)
+    formula = depth * lr.end_to_end_velocity(torch.tensor(W0), torch.tensor(grad(W0)), depth).numpy()
+    assert np.linalg.norm(fd - formula) / np.linalg.norm(formula) < 1e-6
+    # and a wrong formula (the other depth's kernel) is far off: the test can fail
+    wrong = depth * lr.end_to_end_velocity(torch.tensor(W0), torch.tensor(grad(W0)), depth + 1).numpy()
+    assert np.linalg.norm(fd - wrong) / np.linalg.norm(formula) > 1e-2
+
+
+@pytest.mark.parametrize("depth", [1, 2, 3, 5])
+def test_closed_form_kernel_equals_literal_sum(depth):
+    rng = np.random.default_rng(0)
+    W = torch.tensor(rng.standard_normal((2, 5, 5)))
+    G = torch.tensor(rng.standard_normal((2, 5, 5)))
+    torch.testing.assert_close(
+        lr.end_to_end_velocity(W, G, depth), lr.end_to_end_velocity_sum(W, G, depth), rtol=1e-10, atol=1e-12
+    )
+
+
+def test_infinite_depth_closed_form_matches_quadrature_and_large_n():
+    """N = ∞: the logarithmic-mean form equals a 400-node Gauss–Legendre quadrature of
+    ∫_0^1 (WWᵀ)^{1−s} G (WᵀW)^s ds (matrix powers by eigendecomposition) to 1e-10, and K_N
+    approaches it as N grows (error O(1/N): the sum is a Riemann sum of the integral), also
+    on a rank-deficient W."""
+    rng = np.random.default_rng(1)
+    d = 5
+    W = rng.standard_normal((d, d))
+    G = rng.standard_normal((d, d))
+
+    def power(S, p):
+        w, Q = np.linalg.eigh(S)
+        return (Q * np.clip(w, 0, None) ** p) @ Q.T
+
+    nodes, weights = np.polynomial.legendre.leggauss(400)
+    s = (nodes + 1) / 2
+    quad = sum(wt / 2 * power(W @ W.T, 1 - si) @ G @ power(W.T @ W, si) for si, wt in zip(s, weights, strict=True))
+    closed = -lr.end_to_end_velocity(torch.tensor(W), torch.tensor(G), math.inf).numpy()
+    np.testing.assert_allclose(closed, quad, rtol=0, atol=1e-10 * np.abs(quad).max())
+    errs = []
+    for n in (10, 100, 1000):
+        finite = -lr.end_to_end_velocity(torch.tensor(W), torch.tensor(G), n).numpy()
+        errs.append(np.abs(finite - closed).max() / np.abs(closed).max())
+    assert errs[2] < 5e-3 and errs[1] < errs[0] / 5 and errs[2] < errs[1] / 5
+    # rank-deficient W: the kernel vanishes on a zero singular value, finite N and N = ∞ agree
+    U, S, Vh = np.linalg.svd(W)
+    S[-2:] = 0
+    Wr = torch.tensor((U * S) @ Vh)
+    a = lr.end_to_end_velocity(Wr, torch.tensor(G), math.inf)
+    b = lr.end_to_end_velocity(Wr, torch.tensor(G), 10_000)
+    assert torch.isfinite(a).all() and (a - b).abs().max() < 1e-3 * a.abs().max()
+
+
+def test_nuclear_norm_recovers_with_enough_observations():
+    inst = lr.make_instances("completion", 15, 1, [40, 150], 1, seed=2)
+    base = lr.nuclear_norm(inst)
+    assert (base["status"] == 0).all()
+    err = lr.rel_error(base["W_nuc"][0], inst["W_star"][0])
+    assert err[1] < 1e-4  # 150 of 225 entries: exact recovery (to the solver's tolerance)
+    assert err[0] > 0.05  # 40 entries, below the 29 degrees of freedom x log: it fails
+
+
+def test_nuclear_norm_sensing_recovers():
+    inst = lr.make_instances("sensing", 8, 1, [60], 1, seed=3)
+    base = lr.nuclear_norm(inst)
+    assert base["status"][0, 0] == 0 and lr.rel_error(base["W_nuc"][0, 0], inst["W_star"][0]) < 1e-4
+
+
+def test_depth3_recovers_where_depth2_does_not():
+    """The quick setting (d = 30, rank 2, m = 260, α = 1e-3), one seeded instance: depth 3
+    recovers W* (error < 0.05) and depth 2 does not (error above 3 times depth 3's)."""
+    inst = lr.make_instances("completion", 30, 2, [260], 1, seed=20240501)
+    err = {}
+    for depth in (2, 3):
+        res = lr.train(inst, depth, [1e-3], STOP, 0.5, CPU, progress=False, seed=20240501)
+        assert res.status[0, 0] == 1  # converged to loss 1e-6
+        err[depth] = lr.rel_error(lr.product(res, depth)[0, 0], inst["W_star"][0])
+    assert err[3] < 0.05 and err[2] > 3 * err[3], err
+
+
+def test_batched_equals_per_trial():
+    inst = lr.make_instances("completion", 8, 1, [30, 50], 2, seed=5)
+    stop = StopRule(max_steps=600, tol_loss=1e-6, tol_change=0.0, check_every=50)
+    alphas = [1e-2, 1e-1]
+    batched = lr.product(lr.train(inst, 2, alphas, stop, 0.5, CPU, progress=False, seed=1), 2)
+    for i in range(2):
+        for j, m in enumerate(inst["observations"]):
+            one = {k: v[i : i + 1] for k, v in inst.items() if k not in ("task", "observations")}
+            one.update(task=inst["task"], observations=np.array([m]))
+            for a, alpha in enumerate(alphas):
+                single = lr.product(lr.train(one, 2, [alpha], stop, 0.5, CPU, progress=False, seed=1), 2)[0, 0]
+                np.testing.assert_allclose(batched[i, j * len(alphas) + a], single, rtol=0, atol=1e-12)
+
+
+def test_sensing_gradient_matches_autograd():
+    inst = lr.make_instances("sensing", 5, 1, [12, 20], 1, seed=4)
+    st = lr.initial_state(inst, 2, [0.5], 0.5, 0, CPU, torch.float64)
+    step, loss = lr.make_step("sensing", 2)
+    W0, W1 = (st[k].clone().requires_grad_() for k in ("W0", "W1"))
+    loss({**st, "W0": W0, "W1": W1}).sum().backward()
+    before = (st["W0"].clone(), st["W1"].clone())
+    step(st, torch.zeros(1, 2, dtype=torch.bool))
+    eta = st["eta"][..., None, None]
+    torch.testing.assert_close((before[0] - st["W0"]) / eta, W0.grad, rtol=1e-10, atol=1e-12)
+    torch.testing.assert_close((before[1] - st["W1"]) / eta, W1.grad, rtol=1e-10, atol=1e-12)
+
+
+def test_effective_rank():
+    assert lr.effective_rank(np.ones(7)) == pytest.approx(7)
+    assert lr.effective_rank(np.array([3.0, 0, 0])) == pytest.approx(1)
+    assert 1 < lr.effective_rank(np.array([3.0, 1.0, 0.1])) < 3
+
+
+@pytest.mark.parametrize(
+    "call, match",
+    [
+        (lambda: lr.make_instances("completion", 5, 5, [10], 1, 0), "rank < d"),
+        (lambda: lr.make_instances("completion", 5, 7, [10], 1, 0), "rank < d"),
+        (lambda: lr.make_instances("completion", 5, 1, [10, 26], 1, 0), "observations 26 outside 1..d"),
+        (lambda: lr.make_instances("denoising", 5, 1, [10], 1, 0), "task 'denoising' is not one of"),
+        (lambda: lr.make_step("completion", 2, "adam"), "method 'adam' is not one of"),
+        (lambda: lr.train(lr.make_instances("completion", 5, 1, [10], 1, 0), 2, [0.0], STOP, 0.5, CPU), "alphas"),
+        (lambda: lr.train(lr.make_instances("completion", 5, 1, [10], 1, 0), 0, [0.1], STOP, 0.5, CPU), "depth"),
+    ],
+)
+def test_bad_inputs_are_one_line_errors(call, match):
+    with pytest.raises(IlocoError, match=match) as err:
+        call()
+    assert "\n" not in str(err.value)
+
+
+def test_cli_rejects_bad_rank(tmp_path, capsys):
+    from iloco.cli import main
+
+    code = main(["lr-data", "--task", "completion", "--d", "5", "--rank", "5", "--observations", "10"]
+                + ["--instances", "1", "--seed", "0", "--out", str(tmp_path / "x.npz")])  # fmt: skip
+    assert code == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and err.startswith("iloco: error: lr: need 1 <= rank < d")
+    assert not (tmp_path / "x.npz").exists()

@@ -139,6 +139,8 @@ def test_nl1_unknown_loss_and_unstable_step():
         lambda c: c["nl1"].__setitem__("losses", ["exp", "hinge"])
     )
     assert "nl1.lr_scale: 2.5 is out of range" in bad(lambda c: c["nl1"].__setitem__("lr_scale", 2.5))
+
+
 def test_lr_rank_not_below_d():
     msg = bad(lambda c: c["lr"]["completion"].__setitem__("rank", c["lr"]["completion"]["d"]))
     assert msg == "config: lr.completion.rank: 30 must be < lr.completion.d = 30 (a low-rank ground truth)"

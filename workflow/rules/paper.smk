@@ -6,8 +6,18 @@ rule paper:
         tex="paper/main.tex",
         sections=sorted(Path("paper/sections").glob("*.tex")),
         bib="paper/references.bib",
-        macros=["paper/generated/sp1.tex", "paper/generated/id1.tex"],
-        figures=["figures/sp1_alpha.pdf", "figures/id1_identification.pdf"],
+        macros=[
+            "paper/generated/sp1.tex",
+            "paper/generated/sp2.tex",
+            "paper/generated/sp3.tex",
+            "paper/generated/id1.tex",
+        ],
+        figures=[
+            "figures/sp1_alpha.pdf",
+            "figures/sp2_phase.pdf",
+            "figures/sp3_depth_sgd_noise.pdf",
+            "figures/id1_identification.pdf",
+        ],
     output:
         "paper/main.pdf",
     log:

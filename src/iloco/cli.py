@@ -130,6 +130,20 @@ def cmd_sp2_bp(a) -> None:
     io.save_npz(a.out, **out)
 
 
+def cmd_sp2_potential(a) -> None:
+    from iloco import io, sp
+
+    inst = io.load_npz(a.instances, sp.GRID_KEYS)
+    out = sp.solve_grid_potential(inst, a.depth, a.alpha)
+    bad = np.flatnonzero(out["residual"] > 1e-8)
+    if len(bad):
+        raise IlocoError(
+            f"{a.instances}: the Q_alpha program (depth {a.depth}, alpha {a.alpha}) left residuals above 1e-8"
+            f" on grid rows {bad.tolist()}"
+        )
+    io.save_npz(a.out, **out)
+
+
 def cmd_sp2_train(a) -> None:
     import torch
 
@@ -161,7 +175,11 @@ def cmd_sp2_table(a) -> None:
     for path in a.shards:
         sh = io.load_npz(path, sp.TRAIN_KEYS + ("rows",))
         shards.setdefault(int(sh["depth"]), []).append(sh)
-    table = sp.tabulate_grid(inst, bp, shards, a.threshold)
+    potentials = {}
+    for path in a.potentials or []:
+        pot = io.load_npz(path, sp.GRID_POTENTIAL_KEYS)
+        potentials[int(pot["depth"])] = pot
+    table = sp.tabulate_grid(inst, bp, shards, a.threshold, potentials)
     for key, value in provenance.columns(a.config_hash).items():
         table[key] = value
     io.write_table(a.out, table)
@@ -378,6 +396,13 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", required=True)
     s.set_defaults(func=cmd_sp2_bp)
 
+    s = sub.add_parser("sp2-potential", help="minimizer of Q_alpha on every grid instance (cvxpy + Newton)")
+    s.add_argument("--instances", required=True)
+    s.add_argument("--depth", type=int, required=True)
+    s.add_argument("--alpha", type=float, required=True)
+    s.add_argument("--out", required=True)
+    s.set_defaults(func=cmd_sp2_potential)
+
     s = sub.add_parser("sp2-train", help="GD on the diagonal network for one shard of the grid, batched")
     s.add_argument("--instances", required=True)
     s.add_argument("--depth", type=int, required=True)
@@ -391,6 +416,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--instances", required=True)
     s.add_argument("--bp", required=True)
     s.add_argument("--shards", nargs="+", required=True)
+    s.add_argument("--potentials", nargs="*", help="Q_alpha minimizers on the grid (sp2-potential), one per depth")
     s.add_argument("--threshold", type=float, required=True, help="success: relative error to x* below this")
     s.add_argument("--config-hash", required=True)
     s.add_argument("--out", required=True)

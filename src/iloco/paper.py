@@ -254,9 +254,15 @@ def sp2_macros(table: pd.DataFrame, threshold: float) -> str:
             gained = (~bp_ok & gi["success"].astype(bool).reindex(bp_ok.index)).sum()
             out.append(_cmd(f"SPtwoLost{w}", _pct(float(lost))))
             out.append(_cmd(f"SPtwoGained{w}", str(int(gained))))
+        qm = f"q{depth}"
+        if qm in tr.columns:
+            okq = both & tr[qm].notna()
+            out.append(_cmd(f"SPtwoQGap{w}", f"{float((tr[qm][okq] - bp[okq]).abs().mean()):.3f}"))
+            okg = ok & tr[qm].notna()
+            out.append(_cmd(f"SPtwoGDQGap{w}", f"{float((tr[method][okg] - tr[qm][okg]).abs().mean()):.3f}"))
     half = min(deltas, key=lambda d: abs(d - 0.5))
     out.append(_cmd("SPtwoDeltaHalf", sci(half)))
-    for method, name in (("bp", "BP"), ("gd2", "GDTwo"), ("gd3", "GDThree")):
+    for method, name in (("bp", "BP"), ("gd2", "GDTwo"), ("gd3", "GDThree"), ("q2", "QTwo"), ("q3", "QThree")):
         if method in tr.columns:
             v = tr.loc[half, method]
             out.append(_cmd(f"SPtwoRhoHalf{name}", "n/a" if math.isnan(v) else f"{v:.2f}"))
@@ -283,6 +289,10 @@ def sp3_macros(sp1: pd.DataFrame, sgd: pd.DataFrame, noise: pd.DataFrame, bp_wit
             aq = threshold_below(mq["alpha"], mq["q_dist_bp"], bp_within)
             stars_q.append(aq)
             out.append(_cmd(f"SPthreeAlphaStarQ{w}", "none" if math.isnan(aq) else sci(aq)))
+    for d in (2, 3, 4):  # the text names these depths; one not in sp1.runs reads "not run"
+        if d not in depths:
+            w = WORDS[d]
+            out += [_cmd(f"SPthreeAlphaStar{w}", "not run"), _cmd(f"SPthreeAlphaStarQ{w}", "not run")]
     for name, values in (("SPthreeMoreIsLess", stars), ("SPthreeMoreIsLessQ", stars_q)):
         grows = (
             len(values) > 1

@@ -185,7 +185,7 @@ def sp2_phase(table: pd.DataFrame, theory: pd.DataFrame) -> plt.Figure:
     import numpy as np
 
     style()
-    methods = ["bp"] + sorted(m for m in table["method"].unique() if m != "bp")
+    methods = ["bp"] + sorted(m for m in table["method"].unique() if m.startswith("gd"))
     names = {"bp": "basis pursuit (LP)"}
     fig, axes = plt.subplots(1, len(methods), figsize=(TEXT_WIDTH, 2.4), sharey=True, constrained_layout=True)
     prob = table.groupby(["method", "delta", "rho"], as_index=False)["success"].mean()
@@ -197,6 +197,10 @@ def sp2_phase(table: pd.DataFrame, theory: pd.DataFrame) -> plt.Figure:
         if len(deltas) > 1 and len(rhos) > 1:
             ax.contour(deltas, rhos, g.to_numpy(), levels=[0.5], colors="w", linewidths=1.2)
         ax.plot(theory["delta"], theory["rho"], color="tab:red", lw=1.2, ls="--")
+        q = prob[prob["method"] == "q" + method[2:]] if method != "bp" else prob.iloc[:0]
+        if len(q) and len(deltas) > 1 and len(rhos) > 1:
+            qg = q.pivot(index="rho", columns="delta", values="success").reindex(index=rhos, columns=deltas)
+            ax.contour(deltas, rhos, qg.to_numpy(), levels=[0.5], colors="tab:orange", linewidths=1.0, linestyles=":")
         if method != "bp":
             row = table[table["method"] == method].iloc[0]
             names[method] = f"GD, $L={int(row['depth'])}$, $\\alpha={row['alpha']:g}$"
@@ -209,8 +213,11 @@ def sp2_phase(table: pd.DataFrame, theory: pd.DataFrame) -> plt.Figure:
         Line2D([], [], color="w", lw=1.2, label="empirical 50 %"),
         Line2D([], [], color="tab:red", lw=1.2, ls="--", label=r"$\ell_1$ theory (statistical dimension)"),
     ]
-    leg = np.atleast_1d(axes)[0].legend(handles=handles, fontsize=6, loc="upper left", facecolor="0.5", framealpha=0.6)
-    leg.get_frame().set_edgecolor("none")
+    if table["method"].str.startswith("q").any():
+        handles.append(
+            Line2D([], [], color="tab:orange", lw=1.0, ls=":", label=r"50 % of $\min Q_\alpha$ (same $\alpha$)")
+        )
+    fig.legend(handles=handles, loc="outside lower center", ncol=len(handles), fontsize=6, frameon=False)
     fig.colorbar(mesh, ax=axes, shrink=0.9, label="P(exact recovery)")
     return fig
 

@@ -448,6 +448,7 @@ def solve_potentials(inst: dict, depth: int, alphas: list[float]) -> dict:
 # --------------------------------------------------------------------------- SP2: phase transitions
 GRID_KEYS = ("A", "x_star", "y", "m", "k", "delta", "rho", "cell", "trial", "seeds")
 GRID_BP_KEYS = ("x_bp", "bp_status", "lp_time_s")
+GRID_POTENTIAL_KEYS = ("x", "status", "residual", "wall_time_s", "alpha", "depth")
 
 
 def make_grid_instances(
@@ -512,6 +513,30 @@ def solve_grid_bp(inst: dict) -> dict:
     return {"x_bp": x, "bp_status": status, "lp_time_s": wall}
 
 
+def solve_grid_potential(inst: dict, depth: int, alpha: float) -> dict:
+    """The minimizer of the exact regularizer Q_α (``solve_potential``) on every grid row: where
+    gradient flow from α would land, so GD's transition can be split into what the implicit
+    bias at this α gives and what the finite step budget takes away."""
+    rows, _, n = inst["A"].shape
+    x = np.empty((rows, n))
+    status = np.empty(rows, dtype="U24")
+    res, wall = np.empty(rows), np.empty(rows)
+    for r in range(rows):
+        m = int(inst["m"][r])
+        t0 = time.perf_counter()
+        sol = solve_potential(inst["A"][r, :m], inst["y"][r, :m], alpha, depth)
+        wall[r] = time.perf_counter() - t0
+        x[r], status[r], res[r] = sol["x"], sol["status"], sol["residual"]
+    return {
+        "x": x,
+        "status": status,
+        "residual": res,
+        "wall_time_s": wall,
+        "alpha": np.array(alpha),
+        "depth": np.array(depth),
+    }
+
+
 def statistical_dimension_l1(s: float) -> float:
     """δ(D(‖·‖₁, x))/n for a k-sparse x in ℝⁿ with s = k/n, n → ∞ (Amelunxen, Lotz, McCoy and
     Tropp 2014, Prop. 4.5): ψ(s) = inf_{τ≥0} s(1 + τ²) + (1 − s)·2[(1 + τ²)Φᶜ(τ) − τφ(τ)].
@@ -543,11 +568,14 @@ def l1_transition(delta: float) -> float:
     return s / delta
 
 
-def tabulate_grid(inst: dict, bp: dict, shards: dict[int, list[dict]], threshold: float) -> pd.DataFrame:
+def tabulate_grid(
+    inst: dict, bp: dict, shards: dict[int, list[dict]], threshold: float, potentials: dict[int, dict] | None = None
+) -> pd.DataFrame:
     """One row per (method, grid row): the relative error to x* and whether it is below ``threshold``.
 
     ``shards`` maps a depth to its training shards (each with its ``rows``); basis pursuit has
     depth 0. The wall time of a GD row is its shard's training time over its trials.
+    ``potentials`` (depth → ``solve_grid_potential``) adds the minimizers of Q_α as method ``q<L>``.
     """
     rows_out = []
     base = {
@@ -576,6 +604,22 @@ def tabulate_grid(inst: dict, bp: dict, shards: dict[int, list[dict]], threshold
         device="cpu",
     )
     rows_out.append(bp_frame)
+    for depth, pot in sorted((potentials or {}).items()):
+        e = rel_dist(pot["x"], inst["x_star"])
+        rows_out.append(
+            frame.assign(
+                method=f"q{depth}",
+                depth=depth,
+                alpha=float(pot["alpha"]),
+                rel_err=e,
+                success=e < threshold,
+                steps=0,
+                final_loss=np.nan,
+                status=pot["status"],
+                wall_time_s=pot["wall_time_s"],
+                device="cpu",
+            )
+        )
     for depth, parts in sorted(shards.items()):
         for sh in parts:
             idx = np.asarray(sh["rows"], dtype=int)

@@ -49,6 +49,26 @@ rule sp2_bp:
         "python -m iloco sp2-bp --instances {input} --out {output} 2> {log}"
 
 
+rule sp2_potential:
+    input:
+        "results/sp2/instances.npz",
+    output:
+        "results/sp2/potential/depth{depth}.npz",
+    log:
+        "results/logs/sp2/potential_depth{depth}.log",
+    benchmark:
+        "results/benchmarks/sp2/potential_depth{depth}.tsv"
+    wildcard_constraints:
+        depth=r"\d+",
+    conda:
+        ENV
+    params:
+        alpha=lambda wc: SP2_RUNS[int(wc.depth)],
+    shell:
+        "python -m iloco sp2-potential --instances {input} --depth {wildcards.depth} --alpha {params.alpha}"
+        " --out {output} 2> {log}"
+
+
 rule sp2_train:
     input:
         "results/sp2/instances.npz",
@@ -91,6 +111,9 @@ rule sp2_table:
     input:
         instances="results/sp2/instances.npz",
         bp="results/sp2/bp.npz",
+        potentials=expand(
+            "results/sp2/potential/depth{depth}.npz", depth=sorted(SP2_RUNS)
+        ),
         shards=expand(
             "results/sp2/train/depth{depth}_shard{shard}.npz",
             depth=sorted(SP2_RUNS),
@@ -109,7 +132,7 @@ rule sp2_table:
         config_hash=SP2_HASH,
     shell:
         "python -m iloco sp2-table --instances {input.instances} --bp {input.bp} --shards {input.shards}"
-        " --threshold {params.threshold} --config-hash {params.config_hash} --out {output} 2> {log}"
+        " --potentials {input.potentials} --threshold {params.threshold} --config-hash {params.config_hash} --out {output} 2> {log}"
 
 
 rule sp2_figure:

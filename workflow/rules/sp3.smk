@@ -66,7 +66,9 @@ rule sp3_noise:
         lasso_lambdas=SP3_NOISE["lasso_lambdas"],
         seed=config["seed"],
         device=config["device"],
-        config_hash=config_hash(config["seed"], config["device"], SP1_INSTANCE, SP3_NOISE),
+        config_hash=config_hash(
+            config["seed"], config["device"], SP1_INSTANCE, SP3_NOISE
+        ),
     shell:
         "python -m iloco sp3-noise --instances {input} --sigma {params.sigma} --depth {params.depth}"
         " --alphas {params.alphas} --lr {params.lr} --max-steps {params.max_steps} --points {params.points}"

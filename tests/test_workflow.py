@@ -112,7 +112,8 @@ def test_sp_family_tables_figures_and_paper_numbers(built: Path):
     sp2 = pd.read_csv(built / "results" / "sp2" / "sp2.csv")
     c2 = cfg["sp2"]
     cells = len(c2["deltas"]) * len(c2["rhos"]) * c2["trials"]
-    assert sorted(sp2["method"].value_counts().items()) == [("bp", cells), ("gd2", cells), ("gd3", cells)]
+    methods = ["bp", "gd2", "gd3", "q2", "q3"]  # q<L>: minimizers of Q_alpha at GD's alpha
+    assert sorted(sp2["method"].value_counts().items()) == [(m, cells) for m in methods]
     for col in ("rel_err", "success", "m", "k", "commit", "config_hash", "versions", "device", "wall_time_s"):
         assert sp2[col].notna().all(), col
     assert (sp2["k"] <= sp2["m"]).all()

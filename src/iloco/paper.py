@@ -232,8 +232,6 @@ def sp2_macros(table: pd.DataFrame, threshold: float) -> str:
     out.append(_cmd("SPtwoBPTheoryGap", f"{float((bp[both] - theory[both]).abs().mean()):.3f}"))
     out.append(_cmd("SPtwoBPTheoryBias", f"{float((bp[both] - theory[both]).mean()):+.3f}"))
     out.append(_cmd("SPtwoTransitionDeltas", str(int(both.sum()))))
-    lp = table.loc[table["method"] == "bp", "wall_time_s"]
-    out.append(_cmd("SPtwoLPms", f"{1000 * float(lp.median()):.1f}"))
     bp_rows = table[table["method"] == "bp"].set_index(["cell", "trial"]) if "cell" in table else None
     for method in sorted(m for m in tr.columns if m.startswith("gd")):
         depth = int(method[2:])

@@ -13,6 +13,15 @@ CPU = torch.device("cpu")
 STOP = StopRule(max_steps=100_000, tol_loss=1e-13, tol_change=0.0, check_every=100)
 
 
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """Tiny batched tensors: one torch thread is fastest (and immune to a busy machine), as in the workflow."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture(scope="module")
 def easy():
     """A seeded instance well inside basis pursuit's recovery region (n=30, m=20, k=2)."""

@@ -318,6 +318,12 @@ def sp3_macros(sp1: pd.DataFrame, sgd: pd.DataFrame, noise: pd.DataFrame, bp_wit
     out.append(_cmd("SPthreeSGDErr", sci(float(sg["dist_xstar"]))))
     out.append(_cmd("SPthreeGDSupport", str(int(round(gd["support"])))))
     out.append(_cmd("SPthreeSGDSupport", str(int(round(sg["support"])))))
+    verdict = (
+        "ends closer to $x^\\star$ and sparser than gradient descent, the direction they predict"
+        if sg["dist_xstar"] < gd["dist_xstar"] and sg["support"] <= gd["support"]
+        else "does not end closer to $x^\\star$ and sparser than gradient descent here, unlike their prediction"
+    )
+    out.append(_cmd("SPthreeSGDVerdict", verdict))
     out.append(_cmd("SPthreeSGDDiverged", str(int((sgd["status"] == "diverged").sum()))))
     out.append(_cmd("SPthreeSGDRuns", str(len(sgd))))
     # noise: early stopping vs the Lasso

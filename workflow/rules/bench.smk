@@ -2,22 +2,41 @@
 
 
 rule bench:
+    input:
+        "results/benchmarks/sp1_trainer.csv",
+        "results/benchmarks/sp2_grid.csv",
+
+
+rule bench_sp1:
     output:
-        sp1="results/benchmarks/sp1_trainer.csv",
-        sp2="results/benchmarks/sp2_grid.csv",
+        "results/benchmarks/sp1_trainer.csv",
     log:
-        "results/logs/bench/bench.log",
+        "results/logs/bench/sp1_trainer.log",
     benchmark:
-        "results/benchmarks/bench/bench.tsv"
+        "results/benchmarks/bench/sp1_trainer.tsv"
     conda:
         ENV
     params:
         device=config["device"],
-        sp2_n=config["sp2"]["n"],
-        sp2_deltas=",".join(str(v) for v in config["sp2"]["deltas"]),
-        sp2_rhos=",".join(str(v) for v in config["sp2"]["rhos"]),
-        sp2_trials=config["sp2"]["trials"],
     shell:
-        "(python -m iloco bench-sp1 --device {params.device} --out {output.sp1}"
-        " && python -m iloco bench-sp2 --device {params.device} --n {params.sp2_n} --deltas {params.sp2_deltas}"
-        " --rhos {params.sp2_rhos} --trials {params.sp2_trials} --out {output.sp2}) > {log} 2>&1"
+        "python -m iloco bench-sp1 --device {params.device} --out {output} > {log} 2>&1"
+
+
+rule bench_sp2:
+    output:
+        "results/benchmarks/sp2_grid.csv",
+    log:
+        "results/logs/bench/sp2_grid.log",
+    benchmark:
+        "results/benchmarks/bench/sp2_grid.tsv"
+    conda:
+        ENV
+    params:
+        device=config["device"],
+        n=config["sp2"]["n"],
+        deltas=",".join(str(v) for v in config["sp2"]["deltas"]),
+        rhos=",".join(str(v) for v in config["sp2"]["rhos"]),
+        trials=config["sp2"]["trials"],
+    shell:
+        "python -m iloco bench-sp2 --device {params.device} --n {params.n} --deltas {params.deltas}"
+        " --rhos {params.rhos} --trials {params.trials} --out {output} > {log} 2>&1"

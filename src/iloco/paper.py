@@ -230,7 +230,7 @@ def sp2_macros(table: pd.DataFrame, threshold: float) -> str:
     bp = tr["bp"]
     both = bp.notna()
     out.append(_cmd("SPtwoBPTheoryGap", f"{float((bp[both] - theory[both]).abs().mean()):.3f}"))
-    out.append(_cmd("SPtwoBPTheoryBias", f"{float((bp[both] - theory[both]).mean()):+.3f}"))
+    out.append(_cmd("SPtwoBPTheoryBias", f"\\ensuremath{{{float((bp[both] - theory[both]).mean()):+.3f}}}"))
     out.append(_cmd("SPtwoTransitionDeltas", str(int(both.sum()))))
     bp_rows = table[table["method"] == "bp"].set_index(["cell", "trial"]) if "cell" in table else None
     for method in sorted(m for m in tr.columns if m.startswith("gd")):
@@ -241,7 +241,7 @@ def sp2_macros(table: pd.DataFrame, threshold: float) -> str:
         gap = (tr[method][ok] - bp[ok]).to_numpy()
         out.append(_cmd(f"SPtwoAlpha{w}", sci(float(g["alpha"].iloc[0]))))
         out.append(_cmd(f"SPtwoGap{w}", f"{float(abs(gap).mean()):.3f}" if len(gap) else "n/a"))
-        out.append(_cmd(f"SPtwoBias{w}", f"{float(gap.mean()):+.3f}" if len(gap) else "n/a"))
+        out.append(_cmd(f"SPtwoBias{w}", f"\\ensuremath{{{float(gap.mean()):+.3f}}}" if len(gap) else "n/a"))
         out.append(_cmd(f"SPtwoGapMax{w}", f"{float(abs(gap).max()):.3f}" if len(gap) else "n/a"))
         out.append(_cmd(f"SPtwoConverged{w}", _pct(float((g["status"] == "converged").mean()))))
         out.append(_cmd(f"SPtwoSteps{w}", str(int(g["steps"].max()))))

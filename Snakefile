@@ -42,6 +42,8 @@ except IlocoError as err:
 
 
 include: "workflow/rules/sp1.smk"
+include: "workflow/rules/sp2.smk"
+include: "workflow/rules/sp3.smk"
 include: "workflow/rules/id1.smk"
 include: "workflow/rules/id23.smk"
 include: "workflow/rules/nl1.smk"

@@ -89,6 +89,8 @@ def test_unreadable_files(tmp_path):
         (lambda c: c["sp1"].__setitem__("nn", 3), "sp1.nn"),
         (lambda c: c["sp1"]["runs"][0]["alphas"].__setitem__(0, 0.0), "sp1.runs[0].alphas[0]"),
         (lambda c: c["sp1"].__setitem__("m", 200), "sp1.m"),
+        (lambda c: c["sp2"]["rhos"].__setitem__(0, 1.5), "sp2.rhos[0]"),
+        (lambda c: c["sp2"].__setitem__("trials", 100000), "sp2.memory_limit_gb"),
     ],
 )
 def test_snakemake_stops_before_any_job(repo_copy: Path, edit, culprit):
@@ -157,3 +159,29 @@ def test_lr_alpha_depth_and_lr_out_of_range():
     assert "lr.depths[0]: 0 is out of range" in bad(lambda c: c["lr"].__setitem__("depths", [0, 2]))
     assert "lr.train.lr" in bad(lambda c: c["lr"]["train"].__setitem__("lr", 2.0))
     assert "unknown key 'lr.flow.depth'" in bad(lambda c: c["lr"]["flow"].__setitem__("depth", 3))
+
+
+def test_sp2_delta_and_rho_outside_unit_interval():
+    msg = bad(lambda c: c["sp2"]["deltas"].__setitem__(0, 0.0))
+    assert msg == "config: sp2.deltas[0]: 0.0 is out of range (value must be > 0 and <= 1)"
+    msg = bad(lambda c: c["sp2"]["rhos"].__setitem__(1, 1.5))
+    assert msg == "config: sp2.rhos[1]: 1.5 is out of range (value must be > 0 and <= 1)"
+    assert "sp2.deltas[2]: -0.3" in bad(lambda c: c["sp2"]["deltas"].__setitem__(2, -0.3))
+
+
+def test_sp2_grid_too_large_for_memory_limit():
+    msg = bad(lambda c: c["sp2"].__setitem__("trials", 100000))
+    assert msg.startswith("config: sp2: a training shard needs") and "sp2.memory_limit_gb = 2" in msg
+    msg = bad(lambda c: c["sp2"].__setitem__("memory_limit_gb", 1e-4))
+    assert "above sp2.memory_limit_gb" in msg and "raise sp2.shards" in msg
+    ok = copy.deepcopy(BASE)  # more shards make the same grid fit
+    ok["sp2"]["trials"], ok["sp2"]["shards"], ok["sp2"]["memory_limit_gb"] = 2000, 64, 2
+    config.validate(ok)
+
+
+def test_sp2_and_sp3_cross_checks():
+    assert "distinct" in bad(lambda c: c["sp2"]["runs"].append(copy.deepcopy(c["sp2"]["runs"][0])))
+    msg = bad(lambda c: c["sp3"]["sgd"].__setitem__("batches", [4, 40]))
+    assert msg == "config: sp3.sgd.batches: 40 must be < sp1.m = 40 (full-batch GD is always run)"
+    assert "sp2.success_tol" in bad(lambda c: c["sp2"].__setitem__("success_tol", 0))
+    assert "unknown key 'sp3.noise.sigmaa'" in bad(lambda c: c["sp3"]["noise"].__setitem__("sigmaa", 1))

@@ -145,3 +145,14 @@ def test_id3_figure_is_deterministic(tmp_path):
     plotting.save(plotting.id3_chain(chain, budget), a)
     plotting.save(plotting.id3_chain(chain, budget), b)
     assert a.read_bytes() == b.read_bytes()
+
+
+def test_sp2_benchmark_command_writes_table(tmp_path):
+    out = tmp_path / "bench2.csv"
+    args = ["bench-sp2", "--n", "12", "--deltas", "0.5", "--rhos", "0.2,0.5", "--trials", "2", "--steps", "20"]
+    assert main([*args, "--device", "cpu", "--out", str(out)]) == 0
+    t = pd.read_csv(out)
+    assert set(t["mode"]) == {"batched", "per-instance loop", "HiGHS LP per instance"}
+    grid = t[t["benchmark"] == "sp2_grid"]
+    assert (grid["instance_steps_per_s"] > 0).all() and (grid["instances"] == 4).all()
+    assert t.loc[t["benchmark"] == "sp2_lp", "lp_median_s"].iloc[0] > 0

@@ -13,6 +13,15 @@ CPU = torch.device("cpu")
 STOP = StopRule(max_steps=100_000, tol_loss=1e-13, tol_change=0.0, check_every=100)
 
 
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """Tiny batched tensors: one torch thread is fastest (and immune to a busy machine), as in the workflow."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture(scope="module")
 def easy():
     """A seeded instance well inside basis pursuit's recovery region (n=30, m=20, k=2)."""
@@ -112,3 +121,127 @@ def test_bad_problem_sizes_are_errors():
         sp.make_instances(10, 5, 6, 1, seed=0)
     with pytest.raises(IlocoError, match="alphas must be > 0"):
         sp.train(sp.make_instances(10, 5, 1, 1, seed=0), 2, [0.0], STOP, 0.5, CPU)
+
+
+# --------------------------------------------------------------------------- SP1: the exact regularizer
+@pytest.mark.parametrize("depth, alphas", [(2, [0.15, 0.3, 1.0]), (3, [0.3, 1.0])])
+def test_gd_limit_is_the_minimizer_of_q_alpha(easy, depth, alphas):
+    """GD (lr = 0.1) ends within 5e-3 (relative) of argmin Q_α s.t. Ax = y at every α, where the
+    limit is far from both BP and min-ℓ2; the gap is the finite step (lr = 0.5 is further)."""
+    inst, base = easy
+    A, y = inst["A"][0], inst["y"][0]
+    stop = StopRule(max_steps=150_000, tol_loss=1e-14, tol_change=0.0, check_every=100)
+    gd = sp.network_output(sp.train(inst, depth, alphas, stop, 0.1, CPU, progress=False), depth)[0]
+    for j, a in enumerate(alphas):
+        sol = sp.solve_potential(A, y, a, depth)
+        assert sol["residual"] < 1e-10
+        assert sp.rel_dist(gd[j], sol["x"]) < 5e-3, (depth, a)
+    mid = sp.solve_potential(A, y, 0.3, depth)["x"]
+    assert sp.rel_dist(mid, base["x_bp"][0]) > 0.05 and sp.rel_dist(mid, base["x_l2"][0]) > 0.05
+    coarse = sp.network_output(sp.train(inst, depth, [0.3], stop, 0.5, CPU, progress=False), depth)[0, 0]
+    fine = gd[alphas.index(0.3)]
+    assert sp.rel_dist(fine, mid) < sp.rel_dist(coarse, mid)
+
+
+def test_q_alpha_minimizer_is_optimal_and_has_the_limits(easy):
+    inst, base = easy
+    A, y = inst["A"][0], inst["y"][0]
+    null = np.linalg.svd(A)[2][A.shape[0] :]
+    rng = np.random.default_rng(0)
+    for depth in (2, 3, 4):
+        x = sp.solve_potential(A, y, 0.5, depth)["x"]
+        q0 = sp.potential(x, 0.5, depth)
+        for _ in range(5):  # feasible perturbations never lower Q_α
+            d = null.T @ rng.standard_normal(null.shape[0])
+            assert sp.potential(x + 1e-3 * d / np.linalg.norm(d), 0.5, depth) >= q0 - 1e-12
+    # α → 0: basis pursuit; α → ∞: minimum ℓ2
+    assert sp.rel_dist(sp.solve_potential(A, y, 1e-6, 2)["x"], base["x_bp"][0]) < 1e-4
+    assert sp.rel_dist(sp.solve_potential(A, y, 100.0, 2)["x"], base["x_l2"][0]) < 1e-6
+    # the closed form of depth 2 agrees with the conjugate used for depth > 2, and the scalings
+    z = np.array([-3.0, 0.2, 5.0])
+    q = sp.potential(z, 0.7, 2)
+    w = np.arcsinh(z / (2 * 0.7**2))
+    assert q == pytest.approx(float(np.sum(z * w - 4 * 0.7**2 * np.sinh(w / 2) ** 2)), rel=1e-12)
+    assert sp.potential(z, 1e-8, 2) / np.log(1e16) == pytest.approx(np.abs(z).sum(), rel=0.1)
+    assert 4 * 1e4 * sp.potential(z, 100.0, 2) == pytest.approx((z * z).sum(), rel=1e-6)
+
+
+# --------------------------------------------------------------------------- SP2: phase transitions
+def test_l1_transition_matches_known_values():
+    # Donoho–Tanner's weak threshold = the statistical-dimension curve, convention ρ = k/m
+    assert sp.l1_transition(0.5) == pytest.approx(0.3857, abs=1e-3)
+    assert sp.statistical_dimension_l1(0.0) == 0.0 and sp.statistical_dimension_l1(1.0) == 1.0
+    curve = sp.l1_transition_curve(20)
+    assert np.all(np.diff(curve["rho"]) > 0) and curve["rho"].iloc[0] < 0.15 and curve["rho"].iloc[-1] > 0.85
+    # ψ(ρδ) = δ on the curve
+    for d in (0.2, 0.7):
+        assert sp.statistical_dimension_l1(sp.l1_transition(d) * d) == pytest.approx(d, abs=1e-10)
+
+
+def test_grid_instances_and_basis_pursuit_inside_and_outside_the_region():
+    inst = sp.make_grid_instances(60, [0.5], [0.1, 0.8], 4, seed=5, nonzeros="sign")
+    assert inst["A"].shape == (8, 30, 60) and list(inst["k"]) == [3] * 4 + [24] * 4
+    np.testing.assert_array_equal(inst["A"][:, 30:], 0)
+    bp = sp.solve_grid_bp(inst)
+    err = sp.rel_dist(bp["x_bp"], inst["x_star"])
+    assert (bp["bp_status"] == 0).all() and (bp["lp_time_s"] > 0).all()
+    assert np.all(err[:4] < 1e-8)  # ρ = 0.1 lies well inside the region (theory: 0.386)
+    assert np.all(err[4:] > 1e-2)  # ρ = 0.8 far outside
+
+
+def test_padded_rows_do_not_change_gd():
+    inst = sp.make_grid_instances(20, [0.3, 0.6], [0.3], 2, seed=1)
+    stop = StopRule(max_steps=500, tol_loss=0.0, tol_change=-1.0, check_every=500)
+    batched = sp.network_output(sp.train(inst, 2, [0.1], stop, 0.5, CPU, progress=False), 2)
+    for r in range(4):
+        m = int(inst["m"][r])
+        one = {"A": inst["A"][r : r + 1, :m], "y": inst["y"][r : r + 1, :m]}
+        single = sp.network_output(sp.train(one, 2, [0.1], stop, 0.5, CPU, progress=False), 2)[0, 0]
+        np.testing.assert_allclose(batched[r, 0], single, rtol=0, atol=1e-12)
+
+
+def test_transition_rho_interpolates():
+    assert sp.transition_rho(np.array([0.1, 0.2, 0.3]), np.array([1.0, 0.6, 0.2])) == pytest.approx(0.225)
+    assert sp.transition_rho(np.array([0.1, 0.2]), np.array([0.4, 0.0])) == 0.1
+    assert np.isnan(sp.transition_rho(np.array([0.1, 0.2]), np.array([1.0, 0.9])))
+
+
+def test_bad_grid_values_are_errors():
+    from iloco.errors import IlocoError
+
+    with pytest.raises(IlocoError, match="delta values must lie in"):
+        sp.make_grid_instances(20, [0.0, 0.5], [0.2], 1, seed=0)
+    with pytest.raises(IlocoError, match="rho values must lie in"):
+        sp.make_grid_instances(20, [0.5], [1.2], 1, seed=0)
+    with pytest.raises(IlocoError, match="delta must lie in"):
+        sp.l1_transition(1.5)
+
+
+# --------------------------------------------------------------------------- SP3: SGD and noise
+def test_sgd_full_batch_is_gd_and_sgd_interpolates(easy):
+    inst, base = easy
+    stop = StopRule(max_steps=20_000, tol_loss=1e-12, tol_change=0.0, check_every=100)
+    out = sp.train_sgd(inst, 2, 0.1, [0.5], [4, 20], stop, seed=1, device=CPU, progress=False)
+    gd = sp.network_output(sp.train(inst, 2, [0.1], stop, 0.5, CPU, progress=False), 2)[0, 0]
+    np.testing.assert_allclose(out["x"][0, 1], gd, rtol=0, atol=1e-12)  # batch = m: exactly GD
+    x_sgd = out["x"][0, 0]
+    np.testing.assert_allclose(inst["A"][0] @ x_sgd, inst["y"][0], atol=1e-5)  # SGD interpolates
+    again = sp.train_sgd(inst, 2, 0.1, [0.5], [4, 20], stop, seed=1, device=CPU, progress=False)
+    np.testing.assert_array_equal(again["x"], out["x"])  # seeded
+    table = sp.tabulate_sgd(inst, base, out)
+    assert list(table["method"]) == ["SGD", "GD"] and table["support"].between(1, 30).all()
+
+
+def test_early_stopping_and_lasso_on_noisy_data():
+    inst = sp.noisy_instances(sp.make_instances(60, 30, 3, 2, seed=2), 0.1, seed=2)
+    steps = sp.record_steps(5000, 15)
+    traj = sp.noise_trajectory(inst, 2, [1e-3], 0.5, steps, CPU, progress=False)
+    err = traj["err"][:, 0]
+    best, lasso = err.min(axis=1), sp.lasso_path_errors(inst, 40)
+    l2 = sp.rel_dist(np.stack([sp.min_l2(inst["A"][i], inst["y"][i]) for i in range(2)]), inst["x_star"])
+    # stopping early beats running on (which fits the noise) and the min-l2 interpolant
+    assert np.all(best < 0.8 * err[:, -1]) and np.all(best < 0.5 * l2)
+    # the Lasso at its best lambda does too, and the two oracles are of the same order
+    assert np.all(lasso["err"].min(axis=1) < 0.5 * l2)
+    assert np.all(best < 2 * lasso["err"].min(axis=1)) and np.all(lasso["err"].min(axis=1) < 2 * best)
+    assert np.all(np.diff(lasso["lambdas"], axis=1) < 0)

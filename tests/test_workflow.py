@@ -223,11 +223,15 @@ def test_alpha_change_reruns_only_what_depends_on_it(built: Path):
     proc = snakemake(built, "--configfile", "alpha.yaml", "--dry-run")
     assert proc.returncode == 0, proc.stderr[-2000:]
     # only the depth-2 shard is retrained; data and baselines do not depend on alpha
+    # (SP3's depth panel and macros read the SP1 table; its SGD and noise runs do not change)
     assert planned_rules(proc) == {
         "sp1_train": 1,
+        "sp1_potential": 1,
         "sp1_table": 1,
         "sp1_figure": 1,
         "sp1_macros": 1,
+        "sp3_figure": 1,
+        "sp3_macros": 1,
         "paper": 1,
         "all": 1,
     }
@@ -246,10 +250,14 @@ def test_two_clean_runs_give_identical_outputs(built: Path, tmp_path: Path):
     a = pd.read_csv(built / "results" / "sp1" / "sp1.csv").drop(columns=drop)
     b = pd.read_csv(other / "results" / "sp1" / "sp1.csv").drop(columns=drop)
     assert a.to_csv(index=False, float_format="%.17g") == b.to_csv(index=False, float_format="%.17g")
-    for rel in ("results/id2/two_layer.csv", "results/id3/chain.csv", "results/id3/budget.csv"):
-        a, b = (pd.read_csv(root / rel).drop(columns=drop) for root in (built, other))
+    tables = ("results/id2/two_layer.csv", "results/id3/chain.csv", "results/id3/budget.csv")
+    tables += ("results/nl1/separable.csv", "results/sp2/sp2.csv", "results/sp3/sgd.csv", "results/sp3/noise.csv")
+    for rel in tables:
+        a, b = (pd.read_csv(root / rel).drop(columns=drop, errors="ignore") for root in (built, other))
         assert a.to_csv(index=False, float_format="%.17g") == b.to_csv(index=False, float_format="%.17g"), rel
-    for rel in ("figures/sp1_alpha.pdf", "figures/id3_chain.pdf", "paper/main.pdf"):
+    figures = ("figures/sp1_alpha.pdf", "figures/sp2_phase.pdf", "figures/sp3_depth_sgd_noise.pdf")
+    figures += ("figures/id3_chain.pdf", "figures/nl1_separable.pdf", "figures/nl2_rich_lazy.pdf", "paper/main.pdf")
+    for rel in figures:
         assert (built / rel).read_bytes() == (other / rel).read_bytes(), rel
 
 
@@ -261,3 +269,48 @@ def test_id1_noise_change_reruns_only_that_sweep(built: Path):
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert planned_rules(proc) == {"id1_sweep": 1, "id1_figure": 1, "id1_macros": 1, "paper": 1, "all": 1}
     assert "output: results/id1/noise.csv" in proc.stdout + proc.stderr
+
+
+def test_sp_family_tables_figures_and_paper_numbers(built: Path):
+    cfg = yaml.safe_load((built / "config" / "test.yaml").read_text())
+    sp1 = pd.read_csv(built / "results" / "sp1" / "sp1.csv")
+    # the exact regularizer: solved for every cell, and the GD limit lands near its minimizer
+    assert (sp1["q_residual"] < 1e-8).all() and sp1["dist_q"].notna().all()
+    conv = sp1[sp1["status"] == "converged"]
+    assert (conv["dist_q"] < 5e-2).all() and conv["dist_q"].median() < 1e-2
+    sp2 = pd.read_csv(built / "results" / "sp2" / "sp2.csv")
+    c2 = cfg["sp2"]
+    cells = len(c2["deltas"]) * len(c2["rhos"]) * c2["trials"]
+    methods = ["bp", "gd2", "gd3", "q2", "q3"]  # q<L>: minimizers of Q_alpha at GD's alpha
+    assert sorted(sp2["method"].value_counts().items()) == [(m, cells) for m in methods]
+    for col in ("rel_err", "success", "m", "k", "commit", "config_hash", "versions", "device", "wall_time_s"):
+        assert sp2[col].notna().all(), col
+    assert (sp2["k"] <= sp2["m"]).all()
+    bp = sp2[sp2["method"] == "bp"]
+    assert (
+        bp.loc[bp["rho"] == min(c2["rhos"]), "success"].mean() > bp.loc[bp["rho"] == max(c2["rhos"]), "success"].mean()
+    )
+    sgd = pd.read_csv(built / "results" / "sp3" / "sgd.csv")
+    assert set(sgd["batch"]) == set(cfg["sp3"]["sgd"]["batches"]) | {cfg["sp1"]["m"]}
+    noise = pd.read_csv(built / "results" / "sp3" / "noise.csv")
+    assert set(noise["method"]) == {"GD", "Lasso"} and noise["rel_err"].notna().all()
+    text = subprocess.run(
+        ["pdftotext", str(built / "paper" / "main.pdf"), "-"], capture_output=True, text=True, check=True
+    ).stdout
+    text = " ".join(text.split())
+    # captions without their numbers (sections may be reordered)
+    assert ": Phase transitions over (δ, ρ)" in text and ": (a) Relative distance of the gradient-descent" in text
+    assert f"we draw {c2['trials']} instances per cell" in text
+    assert "gives ρ = 0.386" in text
+    for fig in ("sp2_phase", "sp3_depth_sgd_noise"):
+        assert (built / "figures" / f"{fig}.pdf").stat().st_size > 5_000
+        assert (built / "results" / "notebooks" / f"{fig}.ipynb").exists()
+
+
+def test_sp2_success_threshold_change_reruns_only_the_table_and_after(built: Path):
+    cfg = yaml.safe_load((built / "config" / "test.yaml").read_text())
+    cfg["sp2"]["success_tol"] = 1e-3
+    (built / "tol.yaml").write_text(yaml.safe_dump(cfg))
+    proc = snakemake(built, "--configfile", "tol.yaml", "--dry-run")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert planned_rules(proc) == {"sp2_table": 1, "sp2_figure": 1, "sp2_macros": 1, "paper": 1, "all": 1}

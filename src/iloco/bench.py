@@ -5,6 +5,7 @@ from __future__ import annotations
 import platform
 import time
 
+import numpy as np
 import pandas as pd
 import torch
 
@@ -241,6 +242,67 @@ def lr_trainer(d: int, depth: int, instances: int, device: str, threads: int) ->
     table = pd.DataFrame(rows)
     table["d"] = d
     table["depth"] = depth
+    table["device"] = engine.device_label(dev)
+    table["threads"] = threads
+    table["cpu"] = platform.processor() or platform.machine()
+    table["versions"] = provenance.versions()
+    return table
+
+
+def sp2_grid(
+    n: int, deltas: list[float], rhos: list[float], trials: int, steps: int, device: str, threads: int
+) -> pd.DataFrame:
+    """GD iterations per second on the whole SP2 phase-transition grid, batched (one padded
+    tensor) against a loop over the instances one at a time, on the same instances and steps
+    (tolerances off, so both do equal work); and the time per basis-pursuit LP (HiGHS)."""
+    torch.set_num_threads(threads)
+    dev = engine.resolve_device(device)
+    dtype = torch.float64
+    inst = sp.make_grid_instances(n, deltas, rhos, trials, seed=0, nonzeros="sign")
+    rows_n = len(inst["m"])
+    stop = engine.StopRule(max_steps=steps, tol_loss=0.0, tol_change=-1.0, check_every=steps)
+    rows = []
+    for mode in ("batched", "per-instance loop"):
+        t0 = time.perf_counter()
+        if mode == "batched":
+            sp.train(inst, 2, [1e-3], stop, 0.5, dev, dtype, progress=False)
+        else:
+            for r in range(rows_n):
+                m = int(inst["m"][r])
+                one = {"A": inst["A"][r : r + 1, :m], "y": inst["y"][r : r + 1, :m]}
+                sp.train(one, 2, [1e-3], stop, 0.5, dev, dtype, progress=False)
+        if dev.type == "cuda":
+            torch.cuda.synchronize()
+        wall = time.perf_counter() - t0
+        rows.append(
+            {
+                "benchmark": "sp2_grid",
+                "mode": mode,
+                "instances": rows_n,
+                "steps": steps,
+                "wall_s": wall,
+                "instance_steps_per_s": rows_n * steps / wall,
+                "grid_steps_per_s": steps / wall,
+            }
+        )
+    t0 = time.perf_counter()
+    bp = sp.solve_grid_bp(inst)
+    rows.append(
+        {
+            "benchmark": "sp2_lp",
+            "mode": "HiGHS LP per instance",
+            "instances": rows_n,
+            "steps": 0,
+            "wall_s": time.perf_counter() - t0,
+            "lp_median_s": float(np.median(bp["lp_time_s"])),
+            "lp_max_s": float(np.max(bp["lp_time_s"])),
+        }
+    )
+    table = pd.DataFrame(rows)
+    loop = table.loc[table["mode"] == "per-instance loop", "instance_steps_per_s"].iloc[0]
+    table["speedup"] = table["instance_steps_per_s"] / loop
+    table["n"] = n
+    table["grid"] = f"{len(deltas)}x{len(rhos)}x{trials}"
     table["device"] = engine.device_label(dev)
     table["threads"] = threads
     table["cpu"] = platform.processor() or platform.machine()

@@ -6,6 +6,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+import numpy as np
+
 from iloco.errors import IlocoError
 
 
@@ -72,7 +74,11 @@ def cmd_sp1_table(a) -> None:
     for path in a.shards:
         sh = io.load_npz(path, sp.TRAIN_KEYS)
         shards[int(sh["depth"])] = sh
-    table = sp.tabulate(inst, base, shards)
+    potentials = {}
+    for path in a.potentials or []:
+        pot = io.load_npz(path, sp.POTENTIAL_KEYS)
+        potentials[int(pot["depth"])] = pot
+    table = sp.tabulate(inst, base, shards, potentials)
     for key, value in provenance.columns(a.config_hash).items():
         table[key] = value
     io.write_table(a.out, table)
@@ -480,9 +486,63 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--instances", required=True)
     s.add_argument("--baselines", required=True)
     s.add_argument("--shards", nargs="+", required=True)
+    s.add_argument("--potentials", nargs="*", help="Q_alpha solutions (sp1-potential), one file per depth")
     s.add_argument("--config-hash", required=True)
     s.add_argument("--out", required=True)
     s.set_defaults(func=cmd_sp1_table)
+
+    s = sub.add_parser("sp1-potential", help="min Q_alpha(x) s.t. Ax = y (cvxpy + Clarabel) per instance x alpha")
+    s.add_argument("--instances", required=True)
+    s.add_argument("--depth", type=int, required=True)
+    s.add_argument("--alphas", type=_floats, required=True)
+    s.add_argument("--out", required=True)
+    s.set_defaults(func=cmd_sp1_potential)
+
+    s = sub.add_parser("sp2-data", help="phase-transition grid of instances (delta = m/n, rho = k/m)")
+    for name in ("n", "trials", "seed"):
+        s.add_argument(f"--{name}", type=int, required=True)
+    s.add_argument("--deltas", type=_floats, required=True)
+    s.add_argument("--rhos", type=_floats, required=True)
+    s.add_argument("--nonzeros", default="sign")
+    s.add_argument("--out", required=True)
+    s.set_defaults(func=cmd_sp2_data)
+
+    s = sub.add_parser("sp2-bp", help="basis pursuit (HiGHS LP) on every grid instance, timed")
+    s.add_argument("--instances", required=True)
+    s.add_argument("--out", required=True)
+    s.set_defaults(func=cmd_sp2_bp)
+
+    s = sub.add_parser("sp2-potential", help="minimizer of Q_alpha on every grid instance (cvxpy + Newton)")
+    s.add_argument("--instances", required=True)
+    s.add_argument("--depth", type=int, required=True)
+    s.add_argument("--alpha", type=float, required=True)
+    s.add_argument("--out", required=True)
+    s.set_defaults(func=cmd_sp2_potential)
+
+    s = sub.add_parser("sp2-train", help="GD on the diagonal network for one shard of the grid, batched")
+    s.add_argument("--instances", required=True)
+    s.add_argument("--depth", type=int, required=True)
+    s.add_argument("--alpha", type=float, required=True)
+    s.add_argument("--shard", type=int, default=0)
+    s.add_argument("--shards", type=int, default=1)
+    _train_args(s)
+    s.set_defaults(func=cmd_sp2_train)
+
+    s = sub.add_parser("sp2-table", help="tidy table of the SP2 grid (BP and GD) with provenance")
+    s.add_argument("--instances", required=True)
+    s.add_argument("--bp", required=True)
+    s.add_argument("--shards", nargs="+", required=True)
+    s.add_argument("--potentials", nargs="*", help="Q_alpha minimizers on the grid (sp2-potential), one per depth")
+    s.add_argument("--threshold", type=float, required=True, help="success: relative error to x* below this")
+    s.add_argument("--config-hash", required=True)
+    s.add_argument("--out", required=True)
+    s.set_defaults(func=cmd_sp2_table)
+
+    s = sub.add_parser("sp2-macros", help="LaTeX macros of the SP2 numbers")
+    s.add_argument("--table", required=True)
+    s.add_argument("--threshold", type=float, required=True)
+    s.add_argument("--out", required=True)
+    s.set_defaults(func=cmd_sp2_macros)
 
     s = sub.add_parser("sp1-macros", help="LaTeX macros of the SP1 numbers")
     s.add_argument("--table", required=True)
@@ -491,6 +551,49 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--scale", required=True)
     s.add_argument("--out", required=True)
     s.set_defaults(func=cmd_sp1_macros)
+
+    s = sub.add_parser("sp3-sgd", help="SGD (mini-batches of rows) against GD at equal alpha and step size")
+    s.add_argument("--instances", required=True)
+    s.add_argument("--baselines", required=True)
+    s.add_argument("--depth", type=int, required=True)
+    s.add_argument("--alpha", type=float, required=True)
+    s.add_argument("--lrs", type=_floats, required=True)
+    s.add_argument("--batches", type=_floats, required=True, help="mini-batch sizes; full-batch GD is always added")
+    s.add_argument("--max-steps", type=int, default=100000)
+    s.add_argument("--tol-loss", type=float, default=1e-10)
+    s.add_argument("--check-every", type=int, default=100)
+    s.add_argument("--seed", type=int, required=True)
+    s.add_argument("--device", default="auto")
+    s.add_argument("--threads", type=int, default=1)
+    s.add_argument("--quiet", action="store_true")
+    s.add_argument("--config-hash", required=True)
+    s.add_argument("--out", required=True)
+    s.set_defaults(func=cmd_sp3_sgd)
+
+    s = sub.add_parser("sp3-noise", help="GD on noisy data along its trajectory, against the Lasso path")
+    s.add_argument("--instances", required=True)
+    s.add_argument("--sigma", type=float, required=True)
+    s.add_argument("--depth", type=int, required=True)
+    s.add_argument("--alphas", type=_floats, required=True)
+    s.add_argument("--lr", type=float, default=0.5)
+    s.add_argument("--max-steps", type=int, required=True)
+    s.add_argument("--points", type=int, default=30)
+    s.add_argument("--lasso-lambdas", type=int, default=100)
+    s.add_argument("--seed", type=int, required=True)
+    s.add_argument("--device", default="auto")
+    s.add_argument("--threads", type=int, default=1)
+    s.add_argument("--quiet", action="store_true")
+    s.add_argument("--config-hash", required=True)
+    s.add_argument("--out", required=True)
+    s.set_defaults(func=cmd_sp3_noise)
+
+    s = sub.add_parser("sp3-macros", help="LaTeX macros of the SP3 numbers")
+    s.add_argument("--sp1", required=True)
+    s.add_argument("--sgd", required=True)
+    s.add_argument("--noise", required=True)
+    s.add_argument("--bp-within", type=float, required=True)
+    s.add_argument("--out", required=True)
+    s.set_defaults(func=cmd_sp3_macros)
 
     s = sub.add_parser("latex", help="build a PDF with latexmk, atomically")
     s.add_argument("--tex", required=True)
@@ -506,6 +609,17 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--threads", type=int, default=1)
     s.add_argument("--out", required=True)
     s.set_defaults(func=cmd_bench_sp1)
+
+    s = sub.add_parser("bench-sp2", help="GD on the whole SP2 grid, batched vs per instance; time per LP")
+    s.add_argument("--n", type=int, default=40)
+    s.add_argument("--deltas", type=_floats, default=[0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9])
+    s.add_argument("--rhos", type=_floats, default=[0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8])
+    s.add_argument("--trials", type=int, default=5)
+    s.add_argument("--steps", type=int, default=200)
+    s.add_argument("--device", default="auto")
+    s.add_argument("--threads", type=int, default=1)
+    s.add_argument("--out", required=True)
+    s.set_defaults(func=cmd_bench_sp2)
 
     s = sub.add_parser("bench-id", help="shallow-network identification: batched vs per-instance, instances per second")
     s.add_argument("--instances", type=int, default=16)
@@ -605,3 +719,180 @@ def main(argv: list[str] | None = None) -> int:
         print(f"iloco: error: {exc}", file=sys.stderr)
         return 2
     return 0
+
+
+def cmd_sp1_potential(a) -> None:
+    from iloco import io, sp
+
+    inst = io.load_npz(a.instances, sp.INSTANCE_KEYS)
+    out = sp.solve_potentials(inst, a.depth, a.alphas)
+    bad = out["residual"] > 1e-8
+    if bad.any():
+        i, j = map(int, np.argwhere(bad)[0])
+        raise IlocoError(
+            f"{a.instances}: the Q_alpha program (depth {a.depth}, alpha {a.alphas[j]}) on instance {i} left"
+            f" a residual {out['residual'][i, j]:.1e} > 1e-8 (cvxpy status {out['status'][i, j]})"
+        )
+    io.save_npz(a.out, **out)
+
+
+def _train_checkpoint(a, skip):
+    from iloco import engine, io
+
+    if not a.checkpoint:
+        return None
+    job = dict(vars(a), instances=io.file_digest(a.instances))
+    for key in skip:
+        job.pop(key, None)
+    return engine.Checkpoint(a.checkpoint, io.digest(job), a.checkpoint_every_s)
+
+
+_RUNTIME = ("func", "out", "checkpoint", "checkpoint_every_s", "quiet", "device", "threads")
+
+
+def cmd_sp2_data(a) -> None:
+    from iloco import io, sp
+
+    io.save_npz(a.out, **sp.make_grid_instances(a.n, a.deltas, a.rhos, a.trials, a.seed, a.nonzeros))
+
+
+def cmd_sp2_bp(a) -> None:
+    from iloco import io, sp
+
+    inst = io.load_npz(a.instances, sp.GRID_KEYS)
+    out = sp.solve_grid_bp(inst)
+    bad = np.flatnonzero(out["bp_status"] != 0)
+    if len(bad):
+        raise IlocoError(f"{a.instances}: HiGHS found no optimal basis-pursuit solution for grid rows {bad.tolist()}")
+    io.save_npz(a.out, **out)
+
+
+def cmd_sp2_potential(a) -> None:
+    from iloco import io, sp
+
+    inst = io.load_npz(a.instances, sp.GRID_KEYS)
+    out = sp.solve_grid_potential(inst, a.depth, a.alpha)
+    bad = np.flatnonzero(out["residual"] > 1e-8)
+    if len(bad):
+        raise IlocoError(
+            f"{a.instances}: the Q_alpha program (depth {a.depth}, alpha {a.alpha}) left residuals above 1e-8"
+            f" on grid rows {bad.tolist()}"
+        )
+    io.save_npz(a.out, **out)
+
+
+def cmd_sp2_train(a) -> None:
+    import torch
+
+    from iloco import engine, io, sp, spgrid
+
+    torch.set_num_threads(a.threads)
+    inst = io.load_npz(a.instances, sp.GRID_KEYS)
+    if not 0 <= a.shard < a.shards:
+        raise IlocoError(f"sp2-train: --shard {a.shard} is not in 0..{a.shards - 1}")
+    rows = spgrid.shard_rows(len(inst["m"]), a.shards, a.shard)
+    part = sp.select_rows(inst, rows)
+    stop = engine.StopRule(a.max_steps, a.tol_loss, a.tol_change, a.check_every)
+    device = engine.resolve_device(a.device)
+    ckpt = _train_checkpoint(a, _RUNTIME)
+    out = sp.train_arrays(
+        part, a.depth, [a.alpha], stop, a.lr, device, engine.resolve_dtype(a.dtype), not a.quiet, ckpt
+    )
+    io.save_npz(a.out, rows=np.asarray(rows), **out)
+    if ckpt:
+        ckpt.remove()
+
+
+def cmd_sp2_table(a) -> None:
+    from iloco import io, provenance, sp
+
+    inst = io.load_npz(a.instances, sp.GRID_KEYS)
+    bp = io.load_npz(a.bp, sp.GRID_BP_KEYS)
+    shards: dict[int, list] = {}
+    for path in a.shards:
+        sh = io.load_npz(path, sp.TRAIN_KEYS + ("rows",))
+        shards.setdefault(int(sh["depth"]), []).append(sh)
+    potentials = {}
+    for path in a.potentials or []:
+        pot = io.load_npz(path, sp.GRID_POTENTIAL_KEYS)
+        potentials[int(pot["depth"])] = pot
+    table = sp.tabulate_grid(inst, bp, shards, a.threshold, potentials)
+    for key, value in provenance.columns(a.config_hash).items():
+        table[key] = value
+    io.write_table(a.out, table)
+
+
+def cmd_sp2_macros(a) -> None:
+    from iloco import io, paper
+
+    table = io.read_table(a.table, paper.SP2_COLUMNS)
+    io.write_text(a.out, paper.sp2_macros(table, a.threshold))
+
+
+def cmd_sp3_sgd(a) -> None:
+    import torch
+
+    from iloco import engine, io, provenance, sp
+
+    torch.set_num_threads(a.threads)
+    inst = io.load_npz(a.instances, sp.INSTANCE_KEYS)
+    base = io.load_npz(a.baselines, sp.BASELINE_KEYS)
+    m = inst["A"].shape[1]
+    stop = engine.StopRule(a.max_steps, a.tol_loss, 0.0, a.check_every)
+    device = engine.resolve_device(a.device)
+    batches = sorted(set([int(b) for b in a.batches] + [m]))
+    out = sp.train_sgd(inst, a.depth, a.alpha, a.lrs, batches, stop, a.seed, device, progress=not a.quiet)
+    table = sp.tabulate_sgd(inst, base, out)
+    for key, value in provenance.columns(a.config_hash).items():
+        table[key] = value
+    io.write_table(a.out, table)
+
+
+def cmd_sp3_noise(a) -> None:
+    import torch
+
+    from iloco import engine, io, provenance, sp
+
+    torch.set_num_threads(a.threads)
+    inst = sp.noisy_instances(io.load_npz(a.instances, sp.INSTANCE_KEYS), a.sigma, a.seed)
+    device = engine.resolve_device(a.device)
+    steps = sp.record_steps(a.max_steps, a.points)
+    traj = sp.noise_trajectory(inst, a.depth, a.alphas, a.lr, steps, device, progress=not a.quiet)
+    lasso = sp.lasso_path_errors(inst, a.lasso_lambdas)
+    table = sp.tabulate_noise(inst, traj, lasso, a.sigma)
+    for key, value in provenance.columns(a.config_hash).items():
+        table[key] = value
+    io.write_table(a.out, table)
+
+
+def cmd_sp3_macros(a) -> None:
+    from iloco import io, paper
+
+    sp1 = io.read_table(a.sp1, paper.SP1_COLUMNS)
+    sgd = io.read_table(a.sgd, paper.SGD_COLUMNS)
+    noise = io.read_table(a.noise, paper.NOISE_COLUMNS)
+    io.write_text(a.out, paper.sp3_macros(sp1, sgd, noise, a.bp_within))
+
+
+def _train_args(s) -> None:
+    """The GD settings shared by the training subcommands."""
+    s.add_argument("--lr", type=float, default=0.5)
+    s.add_argument("--max-steps", type=int, default=100000)
+    s.add_argument("--tol-loss", type=float, default=1e-10)
+    s.add_argument("--tol-change", type=float, default=0.0)
+    s.add_argument("--check-every", type=int, default=100)
+    s.add_argument("--dtype", default="float64")
+    s.add_argument("--device", default="auto")
+    s.add_argument("--threads", type=int, default=1)
+    s.add_argument("--quiet", action="store_true", help="no progress bar")
+    s.add_argument("--checkpoint", help="save/resume the training state here (removed when the job ends)")
+    s.add_argument("--checkpoint-every-s", type=float, default=300.0, help="seconds between checkpoints")
+    s.add_argument("--out", required=True)
+
+
+def cmd_bench_sp2(a) -> None:
+    from iloco import bench, io
+
+    table = bench.sp2_grid(a.n, a.deltas, a.rhos, a.trials, a.steps, a.device, a.threads)
+    io.write_table(a.out, table)
+    print(table.to_string(index=False))

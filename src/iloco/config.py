@@ -12,15 +12,16 @@ from typing import Any
 import jsonschema
 import yaml
 
+from iloco import spgrid
 from iloco.errors import IlocoError
 from iloco.io import digest
 
 SCHEMA = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
 
-_RANGE = {
+_RANGE = {  # lower bounds first: "value must be > 0 and <= 1"
     "minimum": ">=",
-    "maximum": "<=",
     "exclusiveMinimum": ">",
+    "maximum": "<=",
     "exclusiveMaximum": "<",
     "minItems": "at least",
     "maxItems": "at most",
@@ -73,6 +74,19 @@ def validate(config: dict[str, Any], schema_path: Path = SCHEMA) -> dict[str, An
     depths = [r["depth"] for r in sp1["runs"]]
     if len(set(depths)) != len(depths):
         raise IlocoError(f"config: sp1.runs: depths {depths} must be distinct")
+    sp2 = config["sp2"]
+    depths = [r["depth"] for r in sp2["runs"]]
+    if len(set(depths)) != len(depths):
+        raise IlocoError(f"config: sp2.runs: depths {depths} must be distinct")
+    need = spgrid.memory_bytes(sp2["n"], sp2["deltas"], sp2["rhos"], sp2["trials"], sp2["shards"])
+    if need > sp2["memory_limit_gb"] * 2**30:
+        raise IlocoError(
+            f"config: sp2: a training shard needs {need / 2**30:.3g} GiB (rows x largest m x n, float64),"
+            f" above sp2.memory_limit_gb = {sp2['memory_limit_gb']}; raise sp2.shards or lower sp2.trials or sp2.n"
+        )
+    for b in config["sp3"]["sgd"]["batches"]:
+        if b >= sp1["m"]:
+            raise IlocoError(f"config: sp3.sgd.batches: {b} must be < sp1.m = {sp1['m']} (full-batch GD is always run)")
     id1 = config["id1"]
     widths = [
         ("recovery", id1["recovery"]["d"], [id1["recovery"]["m"]]),

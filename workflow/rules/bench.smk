@@ -4,6 +4,7 @@
 rule bench:
     input:
         "results/benchmarks/sp1_trainer.csv",
+        "results/benchmarks/sp2_grid.csv",
         "results/benchmarks/id_identify.csv",
         "results/benchmarks/lr_trainer.csv",
 
@@ -51,3 +52,23 @@ rule bench_lr:
         device=config["device"],
     shell:
         "python -m iloco bench-lr --device {params.device} --out {output} > {log} 2>&1"
+
+
+rule bench_sp2:
+    output:
+        "results/benchmarks/sp2_grid.csv",
+    log:
+        "results/logs/bench/sp2_grid.log",
+    benchmark:
+        "results/benchmarks/bench/sp2_grid.tsv"
+    conda:
+        ENV
+    params:
+        device=config["device"],
+        n=config["sp2"]["n"],
+        deltas=",".join(str(v) for v in config["sp2"]["deltas"]),
+        rhos=",".join(str(v) for v in config["sp2"]["rhos"]),
+        trials=config["sp2"]["trials"],
+    shell:
+        "python -m iloco bench-sp2 --device {params.device} --n {params.n} --deltas {params.deltas}"
+        " --rhos {params.rhos} --trials {params.trials} --out {output} > {log} 2>&1"

@@ -8,6 +8,8 @@ rule paper:
         bib="paper/references.bib",
         macros=[
             "paper/generated/sp1.tex",
+            "paper/generated/sp2.tex",
+            "paper/generated/sp3.tex",
             "paper/generated/id1.tex",
             "paper/generated/id23.tex",
             "paper/generated/nl1.tex",
@@ -16,6 +18,8 @@ rule paper:
         ],
         figures=[
             "figures/sp1_alpha.pdf",
+            "figures/sp2_phase.pdf",
+            "figures/sp3_depth_sgd_noise.pdf",
             "figures/id1_identification.pdf",
             "figures/id2_two_layer.pdf",
             "figures/id3_chain.pdf",

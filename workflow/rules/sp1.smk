@@ -3,6 +3,9 @@
 
 SP1 = config["sp1"]
 SP1_ALPHAS = {run["depth"]: run["alphas"] for run in SP1["runs"]}
+SP1_MAX_STEPS = {
+    run["depth"]: run.get("max_steps", SP1["train"]["max_steps"]) for run in SP1["runs"]
+}
 SP1_TRAIN = SP1["train"]
 # The config values that determine the SP1 table (thresholds for the text excluded).
 SP1_HASH = config_hash(
@@ -70,7 +73,7 @@ rule sp1_train:
     params:
         alphas=lambda wc: ",".join(str(a) for a in SP1_ALPHAS[int(wc.depth)]),
         lr=SP1_TRAIN["lr"],
-        max_steps=SP1_TRAIN["max_steps"],
+        max_steps=lambda wc: SP1_MAX_STEPS[int(wc.depth)],
         tol_loss=SP1_TRAIN["tol_loss"],
         tol_change=SP1_TRAIN["tol_change"],
         check_every=SP1_TRAIN["check_every"],
@@ -85,11 +88,34 @@ rule sp1_train:
         " --checkpoint-every-s {resources.checkpoint_every_s} --out {output} 2> {log}"
 
 
+rule sp1_potential:
+    input:
+        "results/sp1/instances.npz",
+    output:
+        "results/sp1/potential/depth{depth}.npz",
+    log:
+        "results/logs/sp1/potential_depth{depth}.log",
+    benchmark:
+        "results/benchmarks/sp1/potential_depth{depth}.tsv"
+    wildcard_constraints:
+        depth=r"\d+",
+    conda:
+        ENV
+    params:
+        alphas=lambda wc: ",".join(str(a) for a in SP1_ALPHAS[int(wc.depth)]),
+    shell:
+        "python -m iloco sp1-potential --instances {input} --depth {wildcards.depth} --alphas {params.alphas}"
+        " --out {output} 2> {log}"
+
+
 rule sp1_table:
     input:
         instances="results/sp1/instances.npz",
         baselines="results/sp1/baselines.npz",
         shards=expand("results/sp1/train/depth{depth}.npz", depth=sorted(SP1_ALPHAS)),
+        potentials=expand(
+            "results/sp1/potential/depth{depth}.npz", depth=sorted(SP1_ALPHAS)
+        ),
     output:
         "results/sp1/sp1.csv",
     log:
@@ -102,7 +128,7 @@ rule sp1_table:
         config_hash=SP1_HASH,
     shell:
         "python -m iloco sp1-table --instances {input.instances} --baselines {input.baselines}"
-        " --shards {input.shards} --config-hash {params.config_hash} --out {output} 2> {log}"
+        " --shards {input.shards} --potentials {input.potentials} --config-hash {params.config_hash} --out {output} 2> {log}"
 
 
 rule sp1_figure:

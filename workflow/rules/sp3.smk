@@ -1,0 +1,124 @@
+# SP3: depth ("more is less", from the SP1 shards of depth 2, 3, 4), SGD against GD at equal
+# alpha and step size, and early-stopped GD on noisy data against the Lasso path. SP3 reuses
+# SP1's instances and baselines, so every comparison is paired. Rules call `iloco`.
+
+SP3 = config["sp3"]
+SP3_SGD = SP3["sgd"]
+SP3_NOISE = SP3["noise"]
+# SP3 depends on SP1's instances only (not on its alphas or training settings).
+SP1_INSTANCE = {key: SP1[key] for key in ("n", "m", "k", "instances", "nonzeros")}
+
+
+rule sp3_sgd:
+    input:
+        instances="results/sp1/instances.npz",
+        baselines="results/sp1/baselines.npz",
+    output:
+        "results/sp3/sgd.csv",
+    log:
+        "results/logs/sp3/sgd.log",
+    benchmark:
+        "results/benchmarks/sp3/sgd.tsv"
+    conda:
+        ENV
+    threads: config["threads"]
+    resources:
+        gpu=0 if config["device"] == "cpu" else 1,
+    params:
+        depth=SP3_SGD["depth"],
+        alpha=SP3_SGD["alpha"],
+        lrs=",".join(str(v) for v in SP3_SGD["lrs"]),
+        batches=",".join(str(v) for v in SP3_SGD["batches"]),
+        max_steps=SP3_SGD["max_steps"],
+        tol_loss=SP3_SGD["tol_loss"],
+        seed=config["seed"],
+        device=config["device"],
+        config_hash=config_hash(config["seed"], config["device"], SP1_INSTANCE, SP3_SGD),
+    shell:
+        "python -m iloco sp3-sgd --instances {input.instances} --baselines {input.baselines}"
+        " --depth {params.depth} --alpha {params.alpha} --lrs {params.lrs} --batches {params.batches}"
+        " --max-steps {params.max_steps} --tol-loss {params.tol_loss} --seed {params.seed}"
+        " --device {params.device} --threads {threads} --config-hash {params.config_hash}"
+        " --out {output} 2> {log}"
+
+
+rule sp3_noise:
+    input:
+        "results/sp1/instances.npz",
+    output:
+        "results/sp3/noise.csv",
+    log:
+        "results/logs/sp3/noise.log",
+    benchmark:
+        "results/benchmarks/sp3/noise.tsv"
+    conda:
+        ENV
+    threads: config["threads"]
+    resources:
+        gpu=0 if config["device"] == "cpu" else 1,
+    params:
+        sigma=SP3_NOISE["sigma"],
+        depth=SP3_NOISE["depth"],
+        alphas=",".join(str(v) for v in SP3_NOISE["alphas"]),
+        lr=SP3_NOISE["lr"],
+        max_steps=SP3_NOISE["max_steps"],
+        points=SP3_NOISE["points"],
+        lasso_lambdas=SP3_NOISE["lasso_lambdas"],
+        seed=config["seed"],
+        device=config["device"],
+        config_hash=config_hash(
+            config["seed"], config["device"], SP1_INSTANCE, SP3_NOISE
+        ),
+    shell:
+        "python -m iloco sp3-noise --instances {input} --sigma {params.sigma} --depth {params.depth}"
+        " --alphas {params.alphas} --lr {params.lr} --max-steps {params.max_steps} --points {params.points}"
+        " --lasso-lambdas {params.lasso_lambdas} --seed {params.seed} --device {params.device}"
+        " --threads {threads} --config-hash {params.config_hash} --out {output} 2> {log}"
+
+
+rule sp3_figure:
+    input:
+        sp1="results/sp1/sp1.csv",
+        sgd="results/sp3/sgd.csv",
+        noise="results/sp3/noise.csv",
+        notebook="workflow/notebooks/sp3_depth_sgd_noise.ipynb",
+    output:
+        pdf=report(
+            "figures/sp3_depth_sgd_noise.pdf",
+            caption="../report/sp3_depth_sgd_noise.rst",
+            category="SP",
+        ),
+        notebook="results/notebooks/sp3_depth_sgd_noise.ipynb",
+    log:
+        "results/logs/sp3/figure.log",
+    benchmark:
+        "results/benchmarks/sp3/figure.tsv"
+    conda:
+        ENV
+    params:
+        bp_within=SP1["bp_within"],
+    shell:
+        "papermill {input.notebook} {output.notebook}.part.ipynb -k python3 --log-output"
+        " -p sp1_table {input.sp1} -p sgd_table {input.sgd} -p noise_table {input.noise}"
+        " -p bp_within {params.bp_within} -p out_pdf {output.pdf} 2> {log}"
+        " && mv {output.notebook}.part.ipynb {output.notebook}"
+
+
+rule sp3_macros:
+    input:
+        sp1="results/sp1/sp1.csv",
+        sgd="results/sp3/sgd.csv",
+        noise="results/sp3/noise.csv",
+    output:
+        "paper/generated/sp3.tex",
+    log:
+        "results/logs/sp3/macros.log",
+    benchmark:
+        "results/benchmarks/sp3/macros.tsv"
+    conda:
+        ENV
+    params:
+        bp_within=SP1["bp_within"],
+    shell:
+        "python -m iloco sp3-macros --sp1 {input.sp1} --sgd {input.sgd} --noise {input.noise}"
+        " --bp-within {params.bp_within} --out {output} 2> {log}"

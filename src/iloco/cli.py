@@ -53,12 +53,7 @@ def cmd_sp1_train(a) -> None:
     inst = io.load_npz(a.instances, sp.INSTANCE_KEYS)
     stop = engine.StopRule(a.max_steps, a.tol_loss, a.tol_change, a.check_every)
     device = engine.resolve_device(a.device)
-    ckpt = None
-    if a.checkpoint:
-        job = dict(vars(a), instances=io.file_digest(a.instances))
-        for key in ("func", "out", "checkpoint", "checkpoint_every_s", "quiet", "device", "threads"):
-            job.pop(key)
-        ckpt = engine.Checkpoint(a.checkpoint, io.digest(job), a.checkpoint_every_s)
+    ckpt = _train_checkpoint(a, _RUNTIME)
     out = sp.train_arrays(inst, a.depth, a.alphas, stop, a.lr, device, engine.resolve_dtype(a.dtype), not a.quiet, ckpt)
     io.save_npz(a.out, **out)
     if ckpt:
@@ -301,12 +296,7 @@ def cmd_lr_train(a) -> None:
     inst = io.load_npz(a.instances, lr.INSTANCE_KEYS)
     stop = engine.StopRule(a.max_steps, a.tol_loss, a.tol_change, a.check_every)
     device = engine.resolve_device(a.device)
-    ckpt = None
-    if a.checkpoint:
-        job = dict(vars(a), instances=io.file_digest(a.instances))
-        for key in ("func", "out", "checkpoint", "checkpoint_every_s", "quiet", "device", "threads"):
-            job.pop(key)
-        ckpt = engine.Checkpoint(a.checkpoint, io.digest(job), a.checkpoint_every_s)
+    ckpt = _train_checkpoint(a, _RUNTIME)
     out = lr.train_arrays(
         inst, a.depth, a.alphas, stop, a.lr, device, engine.resolve_dtype(a.dtype), a.method, a.seed, not a.quiet, ckpt
     )

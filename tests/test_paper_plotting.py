@@ -156,3 +156,12 @@ def test_sp2_benchmark_command_writes_table(tmp_path):
     grid = t[t["benchmark"] == "sp2_grid"]
     assert (grid["instance_steps_per_s"] > 0).all() and (grid["instances"] == 4).all()
     assert t.loc[t["benchmark"] == "sp2_lp", "lp_median_s"].iloc[0] > 0
+
+
+def test_nl_benchmark_command_writes_table(tmp_path):
+    out = tmp_path / "bench_nl.csv"
+    args = ["bench-nl", "--instances", "2", "--n", "20", "--d", "4", "--steps", "20", "--device", "cpu"]
+    assert main([*args, "--out", str(out)]) == 0
+    t = pd.read_csv(out)
+    assert set(t["mode"]) == {"batched", "per-trial loop"} and (t["trials"] == 4).all()
+    assert (t["trial_steps_per_s"] > 0).all() and (t["gflops"] > 0).all()

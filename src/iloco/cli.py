@@ -234,6 +234,14 @@ def cmd_latex(a) -> None:
     paper.build_pdf(a.tex, a.out, a.workdir)
 
 
+def cmd_bench_nl(a) -> None:
+    from iloco import bench, io
+
+    table = bench.nl_trainer(a.instances, a.n, a.d, a.steps, a.device, a.threads)
+    io.write_table(a.out, table)
+    print(table.to_string(index=False))
+
+
 def cmd_bench_id(a) -> None:
     from iloco import bench, io
 
@@ -610,6 +618,16 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--threads", type=int, default=1)
     s.add_argument("--out", required=True)
     s.set_defaults(func=cmd_bench_sp2)
+
+    s = sub.add_parser("bench-nl", help="NL1 trainer: batched vs per-trial loop, GD steps per second")
+    s.add_argument("--instances", type=int, default=32)
+    s.add_argument("--n", type=int, default=200)
+    s.add_argument("--d", type=int, default=50)
+    s.add_argument("--steps", type=int, default=500)
+    s.add_argument("--device", default="auto")
+    s.add_argument("--threads", type=int, default=1)
+    s.add_argument("--out", required=True)
+    s.set_defaults(func=cmd_bench_nl)
 
     s = sub.add_parser("bench-id", help="shallow-network identification: batched vs per-instance, instances per second")
     s.add_argument("--instances", type=int, default=16)

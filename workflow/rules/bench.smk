@@ -6,6 +6,7 @@ rule bench:
         "results/benchmarks/sp1_trainer.csv",
         "results/benchmarks/sp2_grid.csv",
         "results/benchmarks/id_identify.csv",
+        "results/benchmarks/nl_trainer.csv",
         "results/benchmarks/lr_trainer.csv",
 
 
@@ -72,3 +73,18 @@ rule bench_sp2:
     shell:
         "python -m iloco bench-sp2 --device {params.device} --n {params.n} --deltas {params.deltas}"
         " --rhos {params.rhos} --trials {params.trials} --out {output} > {log} 2>&1"
+
+
+rule bench_nl:
+    output:
+        "results/benchmarks/nl_trainer.csv",
+    log:
+        "results/logs/bench/nl_trainer.log",
+    benchmark:
+        "results/benchmarks/bench/nl_trainer.tsv"
+    conda:
+        ENV
+    params:
+        device=config["device"],
+    shell:
+        "python -m iloco bench-nl --device {params.device} --out {output} > {log} 2>&1"

@@ -27,6 +27,20 @@ def _matmul_gflops(device: torch.device, dtype: torch.dtype, size: int = 512, re
     return 2 * size**3 * reps / (time.perf_counter() - t0) / 1e9
 
 
+def _speedup(table: pd.DataFrame, rate: str) -> pd.Series:
+    """Each mode's ``rate`` over that of the loop mode (the one whose name ends in "loop")."""
+    return table[rate] / table.loc[table["mode"].str.endswith("loop"), rate].iloc[0]
+
+
+def _stamp(table: pd.DataFrame, dev: torch.device, threads: int) -> pd.DataFrame:
+    """Where a benchmark ran: device, threads, CPU and package versions, on every row."""
+    table["device"] = engine.device_label(dev)
+    table["threads"] = threads
+    table["cpu"] = platform.processor() or platform.machine()
+    table["versions"] = provenance.versions()
+    return table
+
+
 def sp1_trainer(instances: int, alphas: list[float], steps: int, device: str, threads: int) -> pd.DataFrame:
     """Trials per second of the batched SP trainer against a loop over single trials, on the
     same instances and the same number of steps (tolerances off, so both do equal work)."""
@@ -34,7 +48,7 @@ def sp1_trainer(instances: int, alphas: list[float], steps: int, device: str, th
     dev = engine.resolve_device(device)
     dtype = torch.float64
     inst = sp.make_instances(100, 40, 5, instances, seed=0)
-    stop = engine.StopRule(max_steps=steps, tol_loss=0.0, tol_change=-1.0, check_every=steps)
+    stop = engine.fixed_steps(steps)
     rows = []
     trials = instances * len(alphas)
     for mode in ("batched", "per-trial loop"):
@@ -64,13 +78,9 @@ def sp1_trainer(instances: int, alphas: list[float], steps: int, device: str, th
             }
         )
     table = pd.DataFrame(rows)
-    table["speedup"] = table["trials_per_s"] / table.loc[table["mode"] == "per-trial loop", "trials_per_s"].iloc[0]
+    table["speedup"] = _speedup(table, "trials_per_s")
     table["matmul_gflops"] = _matmul_gflops(dev, dtype)
-    table["device"] = engine.device_label(dev)
-    table["threads"] = threads
-    table["cpu"] = platform.processor() or platform.machine()
-    table["versions"] = provenance.versions()
-    return table
+    return _stamp(table, dev, threads)
 
 
 def id_identify(instances: int, d: int, m: int, n_hessians: int, device: str, threads: int) -> pd.DataFrame:
@@ -119,14 +129,9 @@ def id_identify(instances: int, d: int, m: int, n_hessians: int, device: str, th
             }
         )
     table = pd.DataFrame(rows)
-    loop = table.loc[table["mode"] == "per-instance loop", "instances_per_s"].iloc[0]
-    table["speedup"] = table["instances_per_s"] / loop
+    table["speedup"] = _speedup(table, "instances_per_s")
     table["matmul_gflops"] = _matmul_gflops(dev, torch.float64)
-    table["device"] = engine.device_label(dev)
-    table["threads"] = threads
-    table["cpu"] = platform.processor() or platform.machine()
-    table["versions"] = provenance.versions()
-    return table
+    return _stamp(table, dev, threads)
 
 
 def _bmm_gflops(device: torch.device, dtype: torch.dtype, batch: int, d: int, reps: int = 50) -> float:
@@ -192,7 +197,7 @@ def lr_trainer(d: int, depth: int, instances: int, device: str, threads: int) ->
     alphas = [1e-3, 1e-2]
     cells = instances * 2 * len(alphas)
     steps = 200
-    stop = engine.StopRule(max_steps=steps, tol_loss=0.0, tol_change=-1.0, check_every=steps)
+    stop = engine.fixed_steps(steps)
     lr.train(inst, depth, alphas, engine.StopRule(5, 0.0, -1.0, 5), 0.5, dev, dtype, progress=False)  # warm-up
     t0 = time.perf_counter()
     res = lr.train(inst, depth, alphas, stop, 0.5, dev, dtype, progress=False)
@@ -242,11 +247,7 @@ def lr_trainer(d: int, depth: int, instances: int, device: str, threads: int) ->
     table = pd.DataFrame(rows)
     table["d"] = d
     table["depth"] = depth
-    table["device"] = engine.device_label(dev)
-    table["threads"] = threads
-    table["cpu"] = platform.processor() or platform.machine()
-    table["versions"] = provenance.versions()
-    return table
+    return _stamp(table, dev, threads)
 
 
 def sp2_grid(
@@ -260,7 +261,7 @@ def sp2_grid(
     dtype = torch.float64
     inst = sp.make_grid_instances(n, deltas, rhos, trials, seed=0, nonzeros="sign")
     rows_n = len(inst["m"])
-    stop = engine.StopRule(max_steps=steps, tol_loss=0.0, tol_change=-1.0, check_every=steps)
+    stop = engine.fixed_steps(steps)
     rows = []
     for mode in ("batched", "per-instance loop"):
         t0 = time.perf_counter()
@@ -299,15 +300,10 @@ def sp2_grid(
         }
     )
     table = pd.DataFrame(rows)
-    loop = table.loc[table["mode"] == "per-instance loop", "instance_steps_per_s"].iloc[0]
-    table["speedup"] = table["instance_steps_per_s"] / loop
+    table["speedup"] = _speedup(table, "instance_steps_per_s")
     table["n"] = n
     table["grid"] = f"{len(deltas)}x{len(rhos)}x{trials}"
-    table["device"] = engine.device_label(dev)
-    table["threads"] = threads
-    table["cpu"] = platform.processor() or platform.machine()
-    table["versions"] = provenance.versions()
-    return table
+    return _stamp(table, dev, threads)
 
 
 def nl_trainer(instances: int, n: int, d: int, steps: int, device: str, threads: int) -> pd.DataFrame:
@@ -348,12 +344,6 @@ def nl_trainer(instances: int, n: int, d: int, steps: int, device: str, threads:
             }
         )
     table = pd.DataFrame(rows)
-    table["speedup"] = (
-        table["trial_steps_per_s"] / table.loc[table["mode"] == "per-trial loop", "trial_steps_per_s"].iloc[0]
-    )
+    table["speedup"] = _speedup(table, "trial_steps_per_s")
     table["matmul_gflops"] = _matmul_gflops(dev, torch.float64)
-    table["device"] = engine.device_label(dev)
-    table["threads"] = threads
-    table["cpu"] = platform.processor() or platform.machine()
-    table["versions"] = provenance.versions()
-    return table
+    return _stamp(table, dev, threads)

@@ -265,15 +265,6 @@ def _ints(text: str) -> list[int]:
         raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
 
 
-def _json(text: str, flag: str) -> dict:
-    import json
-
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise IlocoError(f"{flag} is not valid JSON ({exc.msg})") from None
-
-
 def _provenance(table, config_hash: str):
     from iloco import provenance
 
@@ -329,7 +320,7 @@ def cmd_lr_dynamics(a) -> None:
     from iloco import engine, io, lr
 
     torch.set_num_threads(a.threads)
-    cfg = _json(a.settings, "lr-dynamics: --settings")
+    cfg = _settings(a, "lr-dynamics")
     device = engine.resolve_device(a.device)
     table = pd.concat(lr.run_dynamics(cfg, a.seed, device), ignore_index=True)
     io.write_table(a.out, _provenance(table, a.config_hash))
@@ -341,7 +332,7 @@ def cmd_lr_flow(a) -> None:
     from iloco import engine, io, lr
 
     torch.set_num_threads(a.threads)
-    cfg = _json(a.settings, "lr-flow: --settings")
+    cfg = _settings(a, "lr-flow")
     device = engine.resolve_device(a.device)
     table = lr.run_flow(a.part, cfg, a.seed, device)
     io.write_table(a.out, _provenance(table, a.config_hash))

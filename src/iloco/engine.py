@@ -268,6 +268,37 @@ def run_batched(
     return RunResult({k: v.cpu() for k, v in full.items()}, steps, final, status, elapsed, resumed_from)
 
 
+def fixed_steps(steps: int, check_every: int | None = None) -> StopRule:
+    """A rule that runs exactly ``steps`` steps: no convergence or stall stop (divergence is
+    still detected at the checks, every ``check_every`` steps, default once at the end)."""
+    return StopRule(max_steps=steps, tol_loss=0.0, tol_change=-1.0, check_every=check_every or steps)
+
+
+def run_segments(
+    state: dict[str, torch.Tensor],
+    step: StepFn,
+    loss: LossFn,
+    ends: list[int],
+    record: Callable[[dict[str, torch.Tensor], int], None],
+    desc: str = "train",
+    check_every: int | None = None,
+    progress: bool = False,
+) -> None:
+    """Run exactly up to each step count in ``ends`` (non-decreasing) and call ``record(state, t)``
+    there: trajectories recorded at chosen steps, the state updated in place. Segments check
+    every min(segment, ``check_every``) steps (default: once per segment)."""
+    done = 0
+    for t in ends:
+        t = int(t)
+        if t < done:
+            raise IlocoError(f"engine: recording steps must not decrease, got {t} after {done}")
+        if t > done:
+            seg = t - done
+            run_batched(state, step, loss, fixed_steps(seg, min(seg, check_every or seg)), desc, progress)
+            done = t
+        record(state, t)
+
+
 def _get_rng() -> dict[str, torch.Tensor]:
     """Torch's RNG states (CPU and every CUDA device), for steps that draw random numbers."""
     rng = {"cpu": torch.get_rng_state()}

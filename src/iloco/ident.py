@@ -1486,23 +1486,22 @@ def fit_by_adam(
     oracle: Oracle,
     width: int,
     n_queries: int,
-    *,
     activation: str,
-    restarts: int,
-    lr: float,
-    steps: int,
-    tol: float,
-    radius: float = 1.0,
+    baseline: dict,
     seed: int = 0,
+    *,
+    radius: float = 1.0,
     progress: bool = False,
 ) -> tuple[ShallowNet, np.ndarray]:
     """The baseline: fit a network of width ``width`` (the true architecture) to ``n_queries``
     input–output queries per instance (uniform on the sphere of radius ``radius``, stream
-    (seed, i, adam)) by full-batch Adam from ``restarts`` standard-scale initializations, run
-    as the cells of one batch; each instance keeps the restart with the least training loss.
-    Returns the network and its relative training MSE."""
+    (seed, i, adam)) by full-batch Adam (``baseline``, the config's section: ``restarts``
+    standard-scale initializations run as the cells of one batch, ``lr``, ``steps``,
+    ``tol_loss``); each instance keeps the restart with the least training loss. Returns the
+    network and its relative training MSE."""
     from iloco import engine
 
+    restarts, lr, steps, tol = (baseline[k] for k in ("restarts", "lr", "steps", "tol_loss"))
     B, d = oracle.batch, oracle.d
     if not isinstance(n_queries, int | np.integer) or n_queries < 1:
         raise IlocoError(f"id: the baseline needs at least one query, got {n_queries}")
@@ -1636,17 +1635,7 @@ def identify_chain(arrays: dict, spec: dict, seed: int, device: torch.device = C
         t_id = time.perf_counter() - t0
         budget = int(res.queries.max())
         t0 = time.perf_counter()
-        adam, _ = fit_by_adam(
-            Oracle(student.forward, d, T, 0.0, seed, device),
-            m_t,
-            budget,
-            activation=act,
-            restarts=base["restarts"],
-            lr=base["lr"],
-            steps=base["steps"],
-            tol=base["tol_loss"],
-            seed=seed,
-        )
+        adam, _ = fit_by_adam(Oracle(student.forward, d, T, 0.0, seed, device), m_t, budget, act, base, seed)
         t_adam = time.perf_counter() - t0
         st_uni, st_mean = relative_errors(teachers.forward, student.forward, X)
         common = {
@@ -1730,17 +1719,7 @@ def run_budget(spec: dict, seed: int, device: torch.device = CPU, progress: bool
         t_id = time.perf_counter() - t0
         budget = int(res.queries.max())
         t0 = time.perf_counter()
-        adam, loss = fit_by_adam(
-            oracle_of(nets, 0.0, seed),
-            m,
-            budget,
-            activation=act,
-            restarts=base["restarts"],
-            lr=base["lr"],
-            steps=base["steps"],
-            tol=base["tol_loss"],
-            seed=seed,
-        )
+        adam, _ = fit_by_adam(oracle_of(nets, 0.0, seed), m, budget, act, base, seed)
         t_adam = time.perf_counter() - t0
         for method, net, dirs, used, wall in (
             ("identification", res.net, res.directions, res.found, t_id),

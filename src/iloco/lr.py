@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from iloco.engine import STATUS, Checkpoint, RunResult, StopRule, device_label, run_batched
+from iloco.engine import STATUS, Checkpoint, RunResult, StopRule, device_label, fixed_steps, run_batched
 from iloco.errors import IlocoError
 
 TASKS = ("completion", "sensing")
@@ -713,7 +713,7 @@ def gd_vs_flow(
             steps = max(1, math.ceil(tau_end / (N * eta)))
             every = max(1, steps // points)
             trace: list = []
-            stop = StopRule(max_steps=steps, tol_loss=0.0, tol_change=-1.0, check_every=steps)
+            stop = fixed_steps(steps)
             t0 = time.perf_counter()
             train(
                 sub, N, [alpha], stop, lr, device, seed=seed, progress=False, factors=fs, trace=trace, trace_every=every

@@ -111,18 +111,17 @@ def train_linear(
         grad = -torch.einsum("rcn,rnd->rcd", coef, st["Z"])
         st["w"] -= (st["lr"].view(-1, 1, 1) * grad) * (~frozen).unsqueeze(2)
 
+    if checkpoints[0] < 1 or any(b <= a for a, b in zip(checkpoints, checkpoints[1:], strict=False)):
+        raise IlocoError(f"nl: checkpoints must increase, got {list(checkpoints)}")
     steps, Ls, Ws = [], [], []
-    done = 0
-    for t in checkpoints:
-        if t <= done:
-            raise IlocoError(f"nl: checkpoints must increase, got {t} after {done}")
-        stop = engine.StopRule(max_steps=t - done, tol_loss=0.0, tol_change=-1.0, check_every=t - done)
-        engine.run_batched(state, step, loss_fn, stop, "NL1", progress)
-        done = t
+
+    def record(st, t):
         with torch.no_grad():
-            Ls.append(loss_fn(state).cpu().numpy())
-        Ws.append(state["w"].cpu().numpy().copy())
+            Ls.append(loss_fn(st).cpu().numpy())
+        Ws.append(st["w"].cpu().numpy().copy())
         steps.append(t)
+
+    engine.run_segments(state, step, loss_fn, checkpoints, record, "NL1", progress=progress)
     return {"steps": np.array(steps), "loss": np.stack(Ls, 1), "w": np.stack(Ws, 1), "lr": lr.cpu().numpy()}
 
 
@@ -310,22 +309,19 @@ def train_homogeneous(
             st[k] -= lr * gk * keep.reshape(*keep.shape, *([1] * (gk.ndim - 2)))
 
     rec = {"steps": [], "loss": [], "margin": [], "end_to_end": []}
-    done = 0
-    for t in checkpoints:
-        stop = engine.StopRule(max_steps=t - done, tol_loss=0.0, tol_change=-1.0, check_every=t - done)
-        engine.run_batched(state, step, per_loss, stop, "NL1 homogeneous", False)
-        done = t
+
+    def record(st, t):
         with torch.no_grad():
-            m = state["y"].unsqueeze(1) * _homogeneous_forward(state, state["X"], arch)
-            norm = torch.sqrt(sum((state[k] ** 2).flatten(2).sum(2) for k in names))
+            m = st["y"].unsqueeze(1) * _homogeneous_forward(st, st["X"], arch)
+            norm = torch.sqrt(sum((st[k] ** 2).flatten(2).sum(2) for k in names))
             rec["margin"].append((m.amin(2) / norm**L).numpy())
-            rec["loss"].append(per_loss(state).numpy())
+            rec["loss"].append(per_loss(st).numpy())
             if arch.startswith("linear"):
-                w = state["W1"] @ (
-                    state["W2"] @ state["v"].unsqueeze(3) if arch == "linear3" else state["v"].unsqueeze(3)
-                )
+                w = st["W1"] @ (st["W2"] @ st["v"].unsqueeze(3) if arch == "linear3" else st["v"].unsqueeze(3))
                 rec["end_to_end"].append(w.squeeze(3).numpy())
         rec["steps"].append(t)
+
+    engine.run_segments(state, step, per_loss, checkpoints, record, "NL1 homogeneous")
     return {k: np.stack(v, 1) if k != "steps" else np.array(v) for k, v in rec.items() if len(v)}
 
 
@@ -488,7 +484,7 @@ def train_digits(
         for k, gk in zip(names, grads, strict=True):
             st[k] -= lr * gk * keep.reshape(*keep.shape, *([1] * (gk.ndim - 2)))
 
-    stop = engine.StopRule(max_steps=steps, tol_loss=0.0, tol_change=-1.0, check_every=max(1, min(100, steps)))
+    stop = engine.fixed_steps(steps, max(1, min(100, steps)))
     engine.run_batched(state, step, loss, stop, "NL2 digits", False)
     return {k: state[k] for k in names}
 

@@ -18,7 +18,7 @@ import pandas as pd
 import torch
 from scipy.optimize import linprog
 
-from iloco.engine import STATUS, Checkpoint, RunResult, StopRule, device_label, run_batched
+from iloco.engine import STATUS, Checkpoint, RunResult, StopRule, device_label, run_batched, run_segments
 from iloco.errors import IlocoError
 
 INSTANCE_KEYS = ("A", "x_star", "y", "seeds")
@@ -138,6 +138,23 @@ def make_step(depth: int, lr: float):
     return step, loss
 
 
+def initial_state(inst: dict, alphas: list[float], device: torch.device, dtype: torch.dtype) -> dict:
+    """The engine state of the diagonal network on every instance × α: A, y, ½‖y‖², the
+    squared spectral norm of A (for the step-size bound) and u = v = α."""
+    A = torch.as_tensor(inst["A"], dtype=dtype, device=device)
+    y = torch.as_tensor(inst["y"], dtype=dtype, device=device).unsqueeze(2)
+    count, _, n = A.shape
+    u0 = torch.as_tensor(alphas, dtype=dtype, device=device).expand(count, n, len(alphas)).clone()
+    return {
+        "A": A,
+        "y": y,
+        "ynorm2": 0.5 * (y * y).sum(dim=1),
+        "s2": torch.linalg.matrix_norm(A, ord=2).pow(2).unsqueeze(1),
+        "u": u0,
+        "v": u0.clone(),
+    }
+
+
 def train(
     inst: dict,
     depth: int,
@@ -154,19 +171,7 @@ def train(
         raise IlocoError(f"sp: depth must be at least 2, got {depth}")
     if min(alphas) <= 0:
         raise IlocoError(f"sp: alphas must be > 0, got {min(alphas)}")
-    A = torch.as_tensor(inst["A"], dtype=dtype, device=device)
-    y = torch.as_tensor(inst["y"], dtype=dtype, device=device).unsqueeze(2)
-    count, _, n = A.shape
-    a = torch.as_tensor(alphas, dtype=dtype, device=device)
-    u0 = a.expand(count, n, len(alphas)).clone()
-    state = {
-        "A": A,
-        "y": y,
-        "ynorm2": 0.5 * (y * y).sum(dim=1),
-        "s2": torch.linalg.matrix_norm(A, ord=2).pow(2).unsqueeze(1),
-        "u": u0,
-        "v": u0.clone(),
-    }
+    state = initial_state(inst, alphas, device, dtype)
     step, loss = make_step(depth, lr)
     return run_batched(state, step, loss, stop, desc=f"SP depth {depth}", progress=progress, checkpoint=checkpoint)
 
@@ -826,35 +831,21 @@ def noise_trajectory(
     The run goes through the engine in segments between recording points (no stopping rule
     inside a segment: every cell takes exactly the steps between two records).
     """
-    A = torch.as_tensor(inst["A"], dtype=dtype, device=device)
-    y = torch.as_tensor(inst["y"], dtype=dtype, device=device).unsqueeze(2)
-    count, _, n = A.shape
-    a = torch.as_tensor(alphas, dtype=dtype, device=device)
-    u0 = a.expand(count, n, len(alphas)).clone()
-    state = {
-        "A": A,
-        "y": y,
-        "ynorm2": 0.5 * (y * y).sum(dim=1),
-        "s2": torch.linalg.matrix_norm(A, ord=2).pow(2).unsqueeze(1),
-        "u": u0,
-        "v": u0.clone(),
-    }
+    state = initial_state(inst, alphas, device, dtype)
     step, loss = make_step(depth, lr)
     x_star = inst["x_star"]
-    err = np.empty((count, len(alphas), len(steps)))
+    err = np.empty((len(x_star), len(alphas), len(steps)))
     train_loss = np.empty_like(err)
-    done, t0 = 0, time.perf_counter()
-    for s_idx, target in enumerate(steps):
-        seg = int(target) - done
-        if seg > 0:
-            stop = StopRule(max_steps=seg, tol_loss=0.0, tol_change=-1.0, check_every=min(seg, 1000))
-            res = run_batched(state, step, loss, stop, desc=f"SP3 noise {target}", progress=False)
-            state = {k: v.to(device) for k, v in res.state.items()}
-            done = int(target)
+    index = {int(t): i for i, t in enumerate(steps)}
+    t0 = time.perf_counter()
+
+    def record(st, t):
         with torch.no_grad():
-            x = (state["u"].pow(depth) - state["v"].pow(depth)).transpose(1, 2).cpu().numpy()
-            train_loss[:, :, s_idx] = loss(state).cpu().numpy()
-        err[:, :, s_idx] = rel_dist(x, x_star[:, None, :])
+            x = (st["u"].pow(depth) - st["v"].pow(depth)).transpose(1, 2).cpu().numpy()
+            train_loss[:, :, index[t]] = loss(st).cpu().numpy()
+        err[:, :, index[t]] = rel_dist(x, x_star[:, None, :])
+
+    run_segments(state, step, loss, [int(t) for t in steps], record, "SP3 noise", check_every=1000)
     return {
         "err": err,
         "train_loss": train_loss,

@@ -16,6 +16,9 @@ min_version("9.0")
 configfile: "config/config.yaml"
 
 
+report: "workflow/report/workflow.rst"
+
+
 SRC = str(Path(workflow.basedir) / "src")
 sys.path.insert(0, SRC)
 ENV = "../../envs/iloco.yaml"  # conda env of every rule (path relative to workflow/rules/)

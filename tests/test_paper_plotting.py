@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -165,3 +166,37 @@ def test_nl_benchmark_command_writes_table(tmp_path):
     t = pd.read_csv(out)
     assert set(t["mode"]) == {"batched", "per-trial loop"} and (t["trials"] == 4).all()
     assert (t["trial_steps_per_s"] > 0).all() and (t["gflops"] > 0).all()
+
+
+PAPER = Path(__file__).resolve().parents[1] / "paper"
+
+
+def test_no_hand_typed_numbers_in_the_paper_sources():
+    """Every number in the text comes from paper/generated/ (results, settings, published values)."""
+    sources = [PAPER / "main.tex", *sorted((PAPER / "sections").glob("*.tex"))]
+    assert len(sources) >= 7
+    found = {str(p.relative_to(PAPER)): paper.hand_typed_numbers(p.read_text()) for p in sources}
+    assert not {k: v for k, v in found.items() if v}, found
+
+
+def test_hand_typed_number_check_catches_results_and_spares_equations():
+    flagged = paper.hand_typed_numbers(
+        "at 2000 observations depth~3 recovers,\n"
+        "until $L\\le 10^{-6}$; error 0.85 % a comment 1234\n"
+        "with $N_h\\le16$ and 85--100\\,\\% \\cite{arora2019} \\ref{fig:2}"
+    )
+    assert [n for _, n in flagged] == ["2000", "10", "0.85", "16", "85", "100"]  # 10^{-6}: the 10 is enough
+    assert [line for line, _ in flagged] == [1, 2, 2, 3, 3, 3]
+    spared = "$x^2$, $\\tfrac{1}{2}$, $\\ell_1$, depth 2 and 3, depth-4, their Figure~1, the 50\\,\\% level"
+    spared += ", $\\ln(10)$"
+    assert paper.hand_typed_numbers(spared) == []
+
+
+def test_constants_macros_carry_settings_and_published_values():
+    from iloco import published
+
+    tex = paper.constants_macros({"lr_tol_loss": 1e-6})
+    assert r"\newcommand{\SetLRTolLoss}{\ensuremath{10^{-6}}}" in tex
+    assert rf"\newcommand{{\PubLRObsLow}}{{{published.LR1_ARORA['low_obs']}}}" in tex
+    assert r"\newcommand{\PubIDoneRange}{85--100\,\%}" in tex
+    assert r"\newcommand{\SetBand}{10--90\,\%}" in tex

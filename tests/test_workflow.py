@@ -15,6 +15,12 @@ from .conftest import snakemake
 pytestmark = pytest.mark.workflow
 
 
+def pdf_text(pdf: Path) -> str:
+    """The text of a PDF, whitespace collapsed."""
+    out = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
+    return " ".join(out.split())
+
+
 def planned_rules(proc: subprocess.CompletedProcess) -> dict[str, int]:
     """Rule name -> number of jobs, from the job-stats table of a dry run."""
     out = proc.stdout + proc.stderr
@@ -198,6 +204,8 @@ def test_id3_baseline_change_does_not_retrain(built: Path):
         "id3_budget": 1,
         "id23_figures": 1,
         "id23_macros": 1,
+        "claims": 1,
+        "provenance": 1,
         "paper": 1,
         "all": 1,
     }
@@ -232,6 +240,8 @@ def test_alpha_change_reruns_only_what_depends_on_it(built: Path):
         "sp1_macros": 1,
         "sp3_figure": 1,
         "sp3_macros": 1,
+        "claims": 1,
+        "provenance": 1,
         "paper": 1,
         "all": 1,
     }
@@ -256,9 +266,14 @@ def test_two_clean_runs_give_identical_outputs(built: Path, tmp_path: Path):
         a, b = (pd.read_csv(root / rel).drop(columns=drop, errors="ignore") for root in (built, other))
         assert a.to_csv(index=False, float_format="%.17g") == b.to_csv(index=False, float_format="%.17g"), rel
     figures = ("figures/sp1_alpha.pdf", "figures/sp2_phase.pdf", "figures/sp3_depth_sgd_noise.pdf")
-    figures += ("figures/id3_chain.pdf", "figures/nl1_separable.pdf", "figures/nl2_rich_lazy.pdf", "paper/main.pdf")
+    figures += ("figures/id3_chain.pdf", "figures/nl1_separable.pdf", "figures/nl2_rich_lazy.pdf")
     for rel in figures:
         assert (built / rel).read_bytes() == (other / rel).read_bytes(), rel
+    a, b = (pd.read_csv(root / "results/claims/claims.csv").drop(columns=drop[1:4]) for root in (built, other))
+    assert a.equals(b)
+    # the paper: the same text up to the provenance appendix, which reports this build's job times
+    texts = [pdf_text(root / "paper" / "main.pdf").split("This PDF was built at") for root in (built, other)]
+    assert len(texts[0]) == 2 and texts[0][0] == texts[1][0]
 
 
 def test_id1_noise_change_reruns_only_that_sweep(built: Path):
@@ -267,7 +282,14 @@ def test_id1_noise_change_reruns_only_that_sweep(built: Path):
     (built / "noise.yaml").write_text(yaml.safe_dump(cfg))
     proc = snakemake(built, "--configfile", "noise.yaml", "--dry-run")
     assert proc.returncode == 0, proc.stderr[-2000:]
-    assert planned_rules(proc) == {"id1_sweep": 1, "id1_figure": 1, "id1_macros": 1, "paper": 1, "all": 1}
+    assert planned_rules(proc) == {
+        "id1_sweep": 1,
+        "id1_figure": 1,
+        "id1_macros": 1,
+        "provenance": 1,
+        "paper": 1,
+        "all": 1,
+    }
     assert "output: results/id1/noise.csv" in proc.stdout + proc.stderr
 
 
@@ -313,4 +335,72 @@ def test_sp2_success_threshold_change_reruns_only_the_table_and_after(built: Pat
     (built / "tol.yaml").write_text(yaml.safe_dump(cfg))
     proc = snakemake(built, "--configfile", "tol.yaml", "--dry-run")
     assert proc.returncode == 0, proc.stderr[-2000:]
-    assert planned_rules(proc) == {"sp2_table": 1, "sp2_figure": 1, "sp2_macros": 1, "paper": 1, "all": 1}
+    assert planned_rules(proc) == {
+        "sp2_table": 1,
+        "sp2_figure": 1,
+        "sp2_macros": 1,
+        "claims": 1,
+        "provenance": 1,
+        "paper": 1,
+        "all": 1,
+    }
+
+
+def test_claims_table_and_appendices_in_the_paper(built: Path):
+    from iloco import claims
+
+    table = pd.read_csv(built / "results" / "claims" / "claims.csv")
+    assert list(table["claim"]) == [c.name for c in claims.CLAIMS]
+    for col in ("measured", "reference", "op", "tol", "holds", "target", "commit", "config_hash"):
+        assert col in table.columns, col
+    text = pdf_text(built / "paper" / "main.pdf")
+    assert f"{int(table['holds'].sum())} of {len(table)} claims hold in this build" in text
+    assert ("FAIL" in text) == (not table["holds"].all())  # test scale marks, does not stop
+    assert "This PDF was built at test scale from commit" in text
+    assert "./repro paper figures/sp1_alpha.pdf" in text and "torch=2.13.0" in text
+    for macros in ("claims.tex", "provenance.tex", "constants.tex"):
+        assert "nan" not in (built / "paper" / "generated" / macros).read_text().lower(), macros
+
+
+def test_a_claim_made_to_fail_flips_the_build_as_configured(built: Path, tmp_path: Path):
+    """Doctor the SP1 table so that a claim that holds at test scale fails: with
+    paper.claims: error the claims job stops the build naming it; with mark it is marked."""
+    import shutil
+
+    repo = tmp_path / "repo"
+    shutil.copytree(built, repo, symlinks=True)
+    before = pd.read_csv(repo / "results" / "claims" / "claims.csv").set_index("claim")
+    assert before.loc["sp1-large-alpha-l2", "holds"]
+    sp1 = pd.read_csv(repo / "results" / "sp1" / "sp1.csv")
+    sp1.loc[sp1["alpha"] == sp1["alpha"].max(), "dist_l2"] = 1.0
+    sp1.to_csv(repo / "results" / "sp1" / "sp1.csv", index=False, float_format="%.17g")
+    target = ("paper/generated/claims.tex", "--configfile", "config/test.yaml", "--rerun-triggers", "mtime")
+    proc = snakemake(repo, *target, "--config", "paper={'scale': 'test', 'claims': 'error'}")
+    assert proc.returncode != 0
+    log = (repo / "results" / "logs" / "paper" / "claims.log").read_text().strip().splitlines()
+    assert log[-1].startswith("iloco: error:") and "sp1-large-alpha-l2" in log[-1]
+    assert "claim sp1-large-alpha-l2 does not hold: measured 1" in "\n".join(log)
+    assert not (repo / "paper" / "generated" / "claims.tex").exists()
+    proc = snakemake(repo, *target, "--config", "paper={'scale': 'test', 'claims': 'mark'}")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    after = pd.read_csv(repo / "results" / "claims" / "claims.csv").set_index("claim")
+    assert not after.loc["sp1-large-alpha-l2", "holds"]
+    tex = (repo / "paper" / "generated" / "claims.tex").read_text()
+    row = next(line for line in tex.splitlines() if "[\\texttt{sp1-large-alpha-l2}]" in line)
+    assert row.endswith("\\textcolor{red}{\\textbf{FAIL}} \\\\")
+
+
+def test_report_has_every_figure_with_its_caption(built: Path, tmp_path: Path):
+    out = tmp_path / "report.html"
+    proc = snakemake(built, "--configfile", "config/test.yaml", "--report", str(out))
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    html = out.read_text()
+    assert len(html) > 100_000
+    from .conftest import REPO
+
+    for rst in sorted((REPO / "workflow" / "report").glob("*.rst")):
+        words = " ".join(rst.read_text().split()[:6])
+        assert words in html, rst.name
+    for fig in (REPO / "workflow" / "report").glob("*.rst"):
+        if fig.stem not in ("workflow", "paper", "claims"):
+            assert f"{fig.stem}.pdf" in html, fig.stem

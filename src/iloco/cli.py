@@ -584,6 +584,30 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", required=True)
     s.set_defaults(func=cmd_sp3_macros)
 
+    s = sub.add_parser("claims", help="evaluate every claim of the paper on the result tables (pass/fail table)")
+    s.add_argument("--tables", nargs="+", help="NAME=PATH of each result table (see iloco.claims.TABLES)")
+    s.add_argument("--settings", help="JSON with the thresholds the claims use")
+    s.add_argument("--scale")
+    s.add_argument("--on-fail", choices=("error", "mark"), default="error")
+    s.add_argument("--config-hash", default="")
+    s.add_argument("--out-csv")
+    s.add_argument("--out-tex")
+    s.add_argument("--list", action="store_true", help="print the claims as a Markdown table and exit")
+    s.set_defaults(func=cmd_claims)
+
+    s = sub.add_parser("constants-macros", help="LaTeX macros of settings, code constants and published values")
+    s.add_argument("--settings", required=True)
+    s.add_argument("--out", required=True)
+    s.set_defaults(func=cmd_constants_macros)
+
+    s = sub.add_parser("provenance", help="LaTeX macros of the provenance appendix (build identity, job times)")
+    s.add_argument("--tables", nargs="+", required=True)
+    s.add_argument("--benchmarks", required=True, help="results/benchmarks (Snakemake's job benchmark files)")
+    s.add_argument("--config-hash", required=True)
+    s.add_argument("--scale", required=True)
+    s.add_argument("--out", required=True)
+    s.set_defaults(func=cmd_provenance)
+
     s = sub.add_parser("latex", help="build a PDF with latexmk, atomically")
     s.add_argument("--tex", required=True)
     s.add_argument("--workdir", required=True, help="folder for latexmk's auxiliary files")
@@ -871,6 +895,60 @@ def cmd_sp3_macros(a) -> None:
     sgd = io.read_table(a.sgd, paper.SGD_COLUMNS)
     noise = io.read_table(a.noise, paper.NOISE_COLUMNS)
     io.write_text(a.out, paper.sp3_macros(sp1, sgd, noise, a.bp_within))
+
+
+def _named_tables(items: list[str]) -> dict:
+    """NAME=PATH arguments → {name: table}; a malformed pair or a bad table names itself."""
+    from iloco import io
+
+    out = {}
+    for item in items:
+        name, sep, path = item.partition("=")
+        if not sep or not name or not path:
+            raise IlocoError(f"--tables: {item!r} is not NAME=PATH")
+        out[name] = io.read_table(path)
+    return out
+
+
+def cmd_claims(a) -> None:
+    from iloco import claims, io, provenance
+
+    if a.list:
+        print(claims.markdown(), end="")
+        return
+    for flag in ("tables", "settings", "scale", "out_csv", "out_tex"):
+        if getattr(a, flag) is None:
+            raise IlocoError(f"claims: --{flag.replace('_', '-')} is required")
+    result = claims.evaluate(_named_tables(a.tables), _settings(a, "claims", claims.SETTINGS))
+    failed = claims.failures(result)
+    if failed and a.on_fail == "error":
+        for r in result[~result["holds"].astype(bool)].itertuples():
+            print(
+                f"iloco: claim {r.claim} does not hold: measured {r.measured:.4g}, needs {r.op} {r.reference:.4g}"
+                f" (tolerance {r.tol:g})",
+                file=sys.stderr,
+            )
+        raise IlocoError(
+            f"{len(failed)} of {len(result)} claims do not hold at {a.scale} scale ({', '.join(failed)});"
+            " set paper.claims: mark to build the paper with them marked"
+        )
+    for key, value in provenance.columns(a.config_hash).items():
+        result[key] = value
+    io.write_table(a.out_csv, result)
+    io.write_text(a.out_tex, claims.latex(result, a.scale))
+
+
+def cmd_constants_macros(a) -> None:
+    from iloco import io, paper
+
+    io.write_text(a.out, paper.constants_macros(_settings(a, "constants-macros", ("lr_tol_loss",))))
+
+
+def cmd_provenance(a) -> None:
+    from iloco import appendix, io
+
+    tex = appendix.provenance_tex(_named_tables(a.tables), appendix.job_times(a.benchmarks), a.config_hash, a.scale)
+    io.write_text(a.out, tex)
 
 
 def _train_args(s) -> None:

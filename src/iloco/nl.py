@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from iloco import published
 from iloco.errors import IlocoError
 
 LOSSES = ("logistic", "exp")
@@ -40,7 +41,7 @@ def soudry_data(n_random: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
         p = rng.uniform(0.0, 4.0, 2)
         if p.sum() >= 3.0:
             pts.append(p)
-    pos = np.vstack([[[0.5, 1.5], [1.5, 0.5]], np.array(pts).reshape(-1, 2)])
+    pos = np.vstack([np.array(published.SOUDRY_SUPPORT), np.array(pts).reshape(-1, 2)])
     return np.vstack([pos, -pos]), np.r_[np.ones(len(pos)), -np.ones(len(pos))]
 
 

@@ -15,10 +15,13 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
+from iloco import published  # noqa: E402
 from iloco.io import atomic_path  # noqa: E402
 
 #: Width of the paper's text block in inches (article class, 1in margins ≈ 6.5in).
 TEXT_WIDTH = 6.5
+#: Bands of the figures: the central BAND_PI % of instances (10-90 % quantiles).
+BAND_PI = 80
 
 
 def style() -> None:
@@ -56,7 +59,7 @@ def sp1_alpha(table: pd.DataFrame, bp_within: float) -> plt.Figure:
             y=col,
             hue="depth",
             estimator="median",
-            errorbar=("pi", 80),
+            errorbar=("pi", BAND_PI),
             marker="o",
             markersize=3,
             ax=ax,
@@ -117,9 +120,12 @@ def id1_identification(tables: dict[str, pd.DataFrame]) -> plt.Figure:
     m = int(rec["m"].iloc[0])
     rec["all found"] = rec["complete"].astype(float)
     rec[r"$\nu$"] = rec["nonortho"].map(lambda v: f"{v:g}")
-    if int(rec["d"].iloc[0]) == 20 and m == 20:  # the published outcome for d = m = 20
-        ax.fill_between([20, rec["n_hessians"].max()], 0.85, 1.0, color="0.85", zorder=0, label="published")
-        ax.plot([rec["n_hessians"].min(), 16], [0, 0], color="0.6", lw=4, zorder=0, solid_capstyle="butt")
+    pub = published.ID1_FORNASIER
+    if int(rec["d"].iloc[0]) == pub["d"] and m == pub["m"]:  # the published outcome
+        nh = (pub["from_nh"], rec["n_hessians"].max())
+        ax.fill_between(nh, pub["low"], pub["high"], color="0.85", zorder=0, label="published")
+        none = [rec["n_hessians"].min(), pub["none_up_to"]]
+        ax.plot(none, [0, 0], color="0.6", lw=4, zorder=0, solid_capstyle="butt")
     sns.lineplot(data=rec, x="n_hessians", y="all found", hue=r"$\nu$", marker="o", markersize=3, errorbar=None, ax=ax)
     ax.axvline(m, color="0.3", lw=0.6, ls=":")
     ax.set(
@@ -395,7 +401,7 @@ def lr1_completion(tables: dict[str, pd.DataFrame], recover_within: float) -> pl
             style=(t["method"] == "nuclear norm").map({True: "convex", False: "GD"}),
             style_order=["GD", "convex"],
             estimator="median",
-            errorbar=("pi", 80),
+            errorbar=("pi", BAND_PI),
             marker="o",
             markersize=3,
             palette=palette,

@@ -358,8 +358,14 @@ def _potential_program(m: int, n: int, depth: int):
     return prob, {"At": At, "y": ys}, nu
 
 
+#: Clarabel's tolerances for the Q_alpha programs (before Newton refinement).
+POTENTIAL_TOL = 1e-12
+#: Numerical support: entries above this fraction of the largest.
+SUPPORT_REL = 1e-2
+
+
 @np.errstate(over="ignore", invalid="ignore")  # line-search candidates may overflow; they are rejected
-def solve_potential(A: np.ndarray, y: np.ndarray, alpha: float, depth: int, tol: float = 1e-12) -> dict:
+def solve_potential(A: np.ndarray, y: np.ndarray, alpha: float, depth: int, tol: float = POTENTIAL_TOL) -> dict:
     """min Q_α(x) s.t. Ax = y, the limit of gradient flow predicted by Woodworth et al. (2020).
 
     Solved through its dual max_ν yᵀν − Σ ψ((Aᵀν)_i) (ψ the conjugate of the potential:
@@ -763,7 +769,7 @@ def train_sgd(
     }
 
 
-def support_size(x: np.ndarray, rel: float = 1e-2) -> np.ndarray:
+def support_size(x: np.ndarray, rel: float = SUPPORT_REL) -> np.ndarray:
     """Entries with |x_i| > rel·max|x| (along the last axis): the numerical sparsity."""
     return (np.abs(x) > rel * np.abs(x).max(axis=-1, keepdims=True)).sum(axis=-1)
 

@@ -1,4 +1,94 @@
 # The paper: LaTeX sources in paper/, numbers from paper/generated/, figures from figures/.
+# Claims are checked on the result tables (paper.claims: error stops the build when one fails).
+
+from iloco.claims import TABLES as CLAIM_TABLES
+
+PAPER_FIGURES = [
+    "figures/sp1_alpha.pdf",
+    "figures/sp2_phase.pdf",
+    "figures/sp3_depth_sgd_noise.pdf",
+    "figures/id1_identification.pdf",
+    "figures/id2_two_layer.pdf",
+    "figures/id3_chain.pdf",
+    "figures/nl1_separable.pdf",
+    "figures/nl2_rich_lazy.pdf",
+] + expand("figures/{figure}.pdf", figure=LR_FIGURES)
+
+
+def named_tables(wildcards, input):
+    """NAME=PATH arguments for the claims and provenance jobs."""
+    return " ".join(f"{name}={input[name]}" for name in CLAIM_TABLES)
+
+
+rule paper_constants:
+    output:
+        "paper/generated/constants.tex",
+    log:
+        "results/logs/paper/constants.log",
+    conda:
+        ENV
+    params:
+        settings=json.dumps({"lr_tol_loss": config["lr"]["train"]["tol_loss"]}),
+    shell:
+        "python -m iloco constants-macros --settings '{params.settings}' --out {output} 2> {log}"
+
+
+rule claims:
+    input:
+        **CLAIM_TABLES,
+    output:
+        csv=report(
+            "results/claims/claims.csv",
+            caption="../report/claims.rst",
+            category="Claims",
+        ),
+        tex="paper/generated/claims.tex",
+    log:
+        "results/logs/paper/claims.log",
+    benchmark:
+        "results/benchmarks/paper/claims.tsv"
+    conda:
+        ENV
+    params:
+        tables=named_tables,
+        settings=json.dumps(
+            {
+                "sp1_bp_within": config["sp1"]["bp_within"],
+                "sp1_l2_within": config["sp1"]["l2_within"],
+                "lr_recover_within": config["lr"]["recover_within"],
+            }
+        ),
+        scale=config["paper"]["scale"],
+        on_fail=config["paper"]["claims"],
+        config_hash=lambda wc: config_hash(
+            config["sp1"]["bp_within"],
+            config["sp1"]["l2_within"],
+            config["lr"]["recover_within"],
+        ),
+    shell:
+        "python -m iloco claims --tables {params.tables} --settings '{params.settings}'"
+        " --scale {params.scale} --on-fail {params.on_fail} --config-hash {params.config_hash}"
+        " --out-csv {output.csv} --out-tex {output.tex} 2> {log}"
+
+
+rule provenance:
+    input:
+        **CLAIM_TABLES,
+        figures=PAPER_FIGURES,
+        claims="results/claims/claims.csv",
+    output:
+        "paper/generated/provenance.tex",
+    log:
+        "results/logs/paper/provenance.log",
+    conda:
+        ENV
+    params:
+        tables=named_tables,
+        scale=config["paper"]["scale"],
+        config_hash=config_hash(config),
+    shell:
+        "python -m iloco provenance --tables {params.tables} --benchmarks results/benchmarks"
+        " --config-hash {params.config_hash} --scale {params.scale} --out {output} 2> {log}"
 
 
 rule paper:
@@ -15,20 +105,13 @@ rule paper:
             "paper/generated/nl1.tex",
             "paper/generated/nl2.tex",
             "paper/generated/lr.tex",
+            "paper/generated/constants.tex",
+            "paper/generated/claims.tex",
+            "paper/generated/provenance.tex",
         ],
-        figures=[
-            "figures/sp1_alpha.pdf",
-            "figures/sp2_phase.pdf",
-            "figures/sp3_depth_sgd_noise.pdf",
-            "figures/id1_identification.pdf",
-            "figures/id2_two_layer.pdf",
-            "figures/id3_chain.pdf",
-            "figures/nl1_separable.pdf",
-            "figures/nl2_rich_lazy.pdf",
-        ]
-        + expand("figures/{figure}.pdf", figure=LR_FIGURES),
+        figures=PAPER_FIGURES,
     output:
-        "paper/main.pdf",
+        report("paper/main.pdf", caption="../report/paper.rst", category="Paper"),
     log:
         "results/logs/paper/latexmk.log",
     benchmark:

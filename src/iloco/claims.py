@@ -1,0 +1,627 @@
+"""Claims as checks: every result the paper states is declared once here, with a predicate
+over the result tables and a tolerance.
+
+The workflow evaluates all claims at the scale being built, writes a pass/fail table with the
+measured values (CSV, and a LaTeX table for the paper's appendix) and, by config
+(``paper.claims``), either fails the build naming the claims that do not hold (``error``) or
+marks them in red in the paper (``mark``).
+"""
+
+from __future__ import annotations
+
+import math
+import operator
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from iloco import paper
+from iloco.errors import IlocoError
+
+#: Result tables a claim may read: name → path (the workflow's outputs).
+TABLES = {
+    "sp1": "results/sp1/sp1.csv",
+    "sp2": "results/sp2/sp2.csv",
+    "sp3_sgd": "results/sp3/sgd.csv",
+    "sp3_noise": "results/sp3/noise.csv",
+    "id1_recovery": "results/id1/recovery.csv",
+    "id3_chain": "results/id3/chain.csv",
+    "id3_budget": "results/id3/budget.csv",
+    "lr_completion": "results/lr/completion.csv",
+    "lr_sensing": "results/lr/sensing.csv",
+    "lr_dynamics": "results/lr/dynamics.csv",
+    "lr_flow_depths": "results/lr/flow_depths.csv",
+    "lr_flow_gd": "results/lr/flow_gd.csv",
+    "nl1": "results/nl1/separable.csv",
+    "nl2_teacher": "results/nl2/teacher.csv",
+    "nl2_digits": "results/nl2/digits.csv",
+}
+#: Thresholds from the config that claims use (the same the macros and figures use).
+SETTINGS = ("sp1_bp_within", "sp1_l2_within", "lr_recover_within")
+ON_FAIL = ("error", "mark")
+_OPS = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge}
+_TEX_OPS = {"<": "<", "<=": r"\le", ">": ">", ">=": r"\ge"}
+
+
+@dataclass(frozen=True)
+class Claim:
+    """One statement of the paper: ``measure`` returns (measured value, reference); the claim
+    holds when ``measured op reference + tol`` (for ``<``/``<=``; ``- tol`` for ``>``/``>=``),
+    i.e. ``tol`` is the slack granted to the measurement. ``target`` is the figure whose
+    Snakemake target rebuilds the tables it reads."""
+
+    name: str
+    family: str
+    text: str
+    tables: tuple[str, ...]
+    measure: Callable[[dict[str, pd.DataFrame], dict], tuple[float, float]]
+    op: str
+    tol: float
+    target: str
+    reference_is: str = "reference"
+
+    def holds(self, value: float, reference: float) -> bool:
+        if not (math.isfinite(value) and not math.isnan(reference)):
+            return False
+        bound = reference + self.tol if self.op in ("<", "<=") else reference - self.tol
+        return bool(_OPS[self.op](value, bound))
+
+
+# --------------------------------------------------------------------------- measures
+def _lr_first(t: pd.DataFrame, within: float) -> tuple[float, float]:
+    """(smallest count from which the best depth ≥ 3 recovers, the nuclear norm's); a method
+    that never recovers counts as infinitely many observations."""
+    gd = t[(t["method"] != "nuclear")]
+    gd = gd[gd["alpha"] == gd["alpha"].min()]
+    if "optimizer" in gd.columns:  # GD only: the claim is about gradient descent
+        gd = gd[gd["optimizer"] == "gd"]
+
+    def first(rows: pd.DataFrame) -> float:
+        med = rows.groupby("observations")["rel_error"].median()
+        m = paper.first_recovering(pd.Series(med.index), pd.Series(med.values), within)
+        return math.inf if math.isnan(m) else float(m)
+
+    deep_rows = gd[gd["depth"] >= 3]
+    best = min((first(g) for _, g in deep_rows.groupby("depth")), default=math.inf)
+    return best, first(t[t["method"] == "nuclear"])
+
+
+def _lr_comp(tb, s):
+    return _lr_first(tb["lr_completion"], s["lr_recover_within"])
+
+
+def _lr_sens(tb, s):
+    return _lr_first(tb["lr_sensing"], s["lr_recover_within"])
+
+
+def _lr_infinite(tb, s):
+    med = tb["lr_flow_depths"].groupby("depth")["rel_error"].median()
+    return float(med.iloc[-1]), float(med.iloc[0])  # N = ∞ (largest) against N = 1 (smallest)
+
+
+def _lr_gd_flow_order(tb, s):
+    """Smallest fitted order of the GD-to-flow gap in the step size over depths (Euler: 1)."""
+    orders = []
+    for _, h in tb["lr_flow_gd"].groupby("depth"):
+        h = h.sort_values("lr")
+        orders.append(
+            math.log(h["max_gap"].iloc[-1] / h["max_gap"].iloc[0]) / math.log(h["lr"].iloc[-1] / h["lr"].iloc[0])
+        )
+    return min(orders), 1.0
+
+
+def _lr_incremental(tb, s):
+    """Steps at which the singular values of the deepest product reach half their final value
+    are strictly increasing: 1 if so (else 0)."""
+    dyn = tb["lr_dynamics"]
+    c = dyn[dyn["setting"] == "completion"]
+    g = c[c["depth"] == c["depth"].max()].sort_values("step")
+    final = g.iloc[-1]
+    half = []
+    for k in range(1, int(g["rank"].iloc[0]) + 1):
+        reached = g.loc[g[f"sv{k}"] >= 0.5 * final[f"sv{k}"], "step"]
+        half.append(int(reached.iloc[0]) if len(reached) else -1)
+    ok = min(half) >= 0 and all(a < b for a, b in zip(half, half[1:], strict=False))
+    return float(ok), 1.0
+
+
+def _sp1_median(tb, depth: int, col: str, pick: str) -> float:
+    t = tb["sp1"]
+    med = t[t["depth"] == depth].groupby("alpha")[col].median()
+    return float(med.iloc[0] if pick == "min" else med.iloc[-1])
+
+
+def _sp1_bp(tb, s):
+    return _sp1_median(tb, 2, "dist_bp", "min"), s["sp1_bp_within"]
+
+
+def _sp1_l2(tb, s):
+    return _sp1_median(tb, 2, "dist_l2", "max"), s["sp1_l2_within"]
+
+
+def _sp1_q(tb, s):
+    return float(tb["sp1"]["dist_q"].median()), 0.0
+
+
+def _sp2_theory(tb, s):
+    from iloco import sp
+
+    tr = sp.transitions(tb["sp2"]).pivot(index="delta", columns="method", values="rho50")
+    bp = tr["bp"].dropna()
+    theory = np.array([sp.l1_transition(float(d)) for d in bp.index])
+    return float(np.abs(bp.to_numpy() - theory).mean()), 0.0
+
+
+def _sp3_more_is_less(tb, s):
+    """Smallest ratio between the α* of consecutive depths, α* the largest α up to which the
+    median minimizer of the exact potential Q^L_α is within bp_within of basis pursuit; > 1
+    means α* grows with depth (Woodworth et al.). The GD limits' α* is in the text: at small α
+    deep runs need more steps than the quick scale gives."""
+    t = tb["sp1"]
+    stars = []
+    for _, g in t.groupby("depth"):
+        md = g.groupby("alpha", as_index=False)["q_dist_bp"].median()
+        stars.append(paper.threshold_below(md["alpha"], md["q_dist_bp"], s["sp1_bp_within"]))
+    if len(stars) < 2 or any(math.isnan(a) for a in stars):
+        return math.nan, 1.0
+    return min(b / a for a, b in zip(stars, stars[1:], strict=False)), 1.0
+
+
+def _sp3_sgd(tb, s):
+    t = tb["sp3_sgd"]
+    m, lr = int(t["m"].iloc[0]), float(t["lr"].max())
+    med = t[t["lr"] == lr].groupby("batch")["dist_xstar"].median()
+    return float(med.loc[int(t["batch"].min())]), float(med.loc[m])
+
+
+def _sp3_lasso(tb, s):
+    noise = tb["sp3_noise"]
+    g = noise[noise["method"] == "GD"]
+    ga = g[g["alpha"] == g["alpha"].min()]
+    best = ga.groupby("instance")["rel_err"].min()
+    lasso = noise[noise["method"] == "Lasso"].groupby("instance")["rel_err"].min()
+    return float((best / lasso).median()), 1.0
+
+
+def _id1_threshold(tb, s):
+    """Share of fully identified networks at the smallest N_h ≥ m (orthogonal weights)."""
+    rec = tb["id1_recovery"]
+    m = int(rec["m"].iloc[0])
+    at = rec[(rec["n_hessians"] >= m) & (rec["nonortho"] == rec["nonortho"].min())]
+    at = at[at["n_hessians"] == at["n_hessians"].min()]
+    return float(at["complete"].astype(bool).mean()), paper.RECOVERY_SHARE
+
+
+def _id1_below(tb, s):
+    rec = tb["id1_recovery"]
+    below = rec[rec["n_hessians"] < int(rec["m"].iloc[0])]
+    return float(below["complete"].astype(bool).mean()) if len(below) else math.nan, 0.0
+
+
+def _id3_wins(tb, s):
+    ch = tb["id3_chain"]
+    ide, adam = ch[ch["method"] == "identification"], ch[ch["method"] == "adam"]
+    return float((ide["vs_student_mean"].to_numpy() < adam["vs_student_mean"].to_numpy()).mean()), 1.0
+
+
+def _id3_compression(tb, s):
+    ch = tb["id3_chain"]
+    ide = ch[(ch["method"] == "identification") & (ch["init_scale"] == ch["init_scale"].min())]
+    return float(ide["compression"].median()), 1.0
+
+
+def _id3_budget(tb, s):
+    """At the smallest budget where identification recovers most networks: its median uniform
+    error against Adam's on the same queries."""
+    b = tb["id3_budget"]
+    g = b.groupby(["n_hessians", "method"]).agg(complete=("complete", "mean"), err=("uniform_rel_err", "median"))
+    ide, adam = g.xs("identification", level="method"), g.xs("adam", level="method")
+    done = ide[ide["complete"] >= paper.RECOVERY_SHARE]
+    if done.empty:
+        return math.nan, math.nan
+    first = done.index.min()
+    return float(done.loc[first, "err"]), float(adam.loc[first, "err"])
+
+
+def _nl1_stats(tb, data: str) -> pd.DataFrame:
+    from iloco import nl
+
+    t = tb["nl1"]
+    part = t[(t["model"] == "linear") & (t["data"] == data)]
+    rows = []
+    for _, g in part.groupby(["instance", "loss_fn"]):
+        g = g.sort_values("t")
+        rows.append(
+            {
+                "exponent": nl.loss_exponent(g["t"].to_numpy(), g["loss"].to_numpy()),
+                "ratio": nl.norm_slope_per_decade(g["t"].to_numpy(), g["w_norm"].to_numpy())
+                / (math.log(10) * g["svm_norm"].iloc[0]),
+                "angle": float(g["angle"].iloc[-1]),
+                "angle_first": float(g["angle"].iloc[len(g) // 2]),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def _nl1_loss(tb, s):
+    """Largest distance of the fitted loss exponent from −1 (loss ∝ 1/t), Soudry's data."""
+    st = _nl1_stats(tb, "soudry")
+    return float((st["exponent"] + 1).abs().max()), 0.0
+
+
+def _nl1_norm(tb, s):
+    """Smallest norm growth per decade as a fraction of ln(10)·‖ŵ‖, Soudry's data."""
+    return float(_nl1_stats(tb, "soudry")["ratio"].min()), 1.0
+
+
+def _nl1_angle(tb, s):
+    """Largest final angle to the SVM direction against the largest angle halfway (log t)."""
+    st = pd.concat([_nl1_stats(tb, "soudry"), _nl1_stats(tb, "random")])
+    return float((st["angle"] / st["angle_first"]).max()), 1.0
+
+
+def _nl2_rank(tb, s):
+    med = tb["nl2_teacher"].groupby("init_scale")["effective_rank"].median()
+    return float(med.iloc[0]), float(med.iloc[-1])
+
+
+def _nl2_digits(tb, s):
+    """At the smallest rank that keeps the small-init accuracy within a point of its full-rank
+    accuracy: small-init accuracy against standard-init accuracy."""
+    d = tb["nl2_digits"]
+    tr = d[d["kind"] == "truncation"]
+    acc = tr.groupby(["init_scale", "rank"])["accuracy"].mean().unstack(0)
+    small, std = acc.columns.min(), acc.columns.max()
+    full = acc.index.max()
+    k = int(min(acc.index[acc[small] >= acc.loc[full, small] - 0.01]))
+    return float(acc.loc[k, small]), float(acc.loc[k, std])
+
+
+CLAIMS: tuple[Claim, ...] = (
+    Claim(
+        "lr1-completion-depth",
+        "LR",
+        "In matrix completion, a depth-$\\ge3$ factorization recovers $W^\\star$ from fewer observations "
+        "than the nuclear norm (Arora et al.)",
+        ("lr_completion",),
+        _lr_comp,
+        "<",
+        0.0,
+        "figures/lr1_completion.pdf",
+        "nuclear norm",
+    ),
+    Claim(
+        "lr1-sensing-depth",
+        "LR",
+        "In matrix sensing, a depth-$\\ge3$ factorization recovers from no more measurements than the nuclear norm",
+        ("lr_sensing",),
+        _lr_sens,
+        "<=",
+        0.0,
+        "figures/lr1_completion.pdf",
+        "nuclear norm",
+    ),
+    Claim(
+        "lr2-incremental",
+        "LR",
+        "From small initialization the singular values of the deepest product are learned one at a time, largest first",
+        ("lr_dynamics",),
+        _lr_incremental,
+        ">=",
+        0.0,
+        "figures/lr2_dynamics.pdf",
+        "1 = in order",
+    ),
+    Claim(
+        "lr3-infinite-depth",
+        "LR",
+        "The completion error of the $N=\\infty$ flow is below that of $N=1$",
+        ("lr_flow_depths",),
+        _lr_infinite,
+        "<",
+        0.0,
+        "figures/lr3_flow.pdf",
+        "error at $N=1$",
+    ),
+    Claim(
+        "lr3-gd-follows-flow",
+        "LR",
+        "Factorized GD from balanced factors follows the end-to-end flow with a gap of first order in the step",
+        ("lr_flow_gd",),
+        _lr_gd_flow_order,
+        ">=",
+        0.3,
+        "figures/lr3_flow.pdf",
+        "order 1",
+    ),
+    Claim(
+        "sp1-small-alpha-l1",
+        "SP",
+        "At the smallest $\\alpha$, the depth-2 GD limit is basis pursuit (median relative distance)",
+        ("sp1",),
+        _sp1_bp,
+        "<=",
+        0.0,
+        "figures/sp1_alpha.pdf",
+        "bp\\_within",
+    ),
+    Claim(
+        "sp1-large-alpha-l2",
+        "SP",
+        "At the largest $\\alpha$, the depth-2 GD limit is the minimum-$\\ell_2$ interpolant",
+        ("sp1",),
+        _sp1_l2,
+        "<=",
+        0.0,
+        "figures/sp1_alpha.pdf",
+        "l2\\_within",
+    ),
+    Claim(
+        "sp1-q-alpha",
+        "SP",
+        "The GD limit is the minimizer of the exact potential $Q_\\alpha$ (median relative distance)",
+        ("sp1",),
+        _sp1_q,
+        "<=",
+        1e-2,
+        "figures/sp1_alpha.pdf",
+        "0",
+    ),
+    Claim(
+        "sp2-bp-theory",
+        "SP",
+        "The 50\\,\\% transition of basis pursuit follows the statistical-dimension curve "
+        "(mean absolute gap in $\\rho$)",
+        ("sp2",),
+        _sp2_theory,
+        "<=",
+        0.1,
+        "figures/sp2_phase.pdf",
+        "0",
+    ),
+    Claim(
+        "sp3-more-is-less",
+        "SP",
+        "The implicit regularizer of deeper diagonal networks selects basis pursuit up to larger $\\alpha$ "
+        "(smallest ratio of $\\alpha^\\star$ between consecutive depths, minimizers of $Q^L_\\alpha$)",
+        ("sp1",),
+        _sp3_more_is_less,
+        ">",
+        0.0,
+        "figures/sp3_depth_sgd_noise.pdf",
+        "1",
+    ),
+    Claim(
+        "sp3-sgd-sparser",
+        "SP",
+        "SGD ends closer to $x^\\star$ than GD at the same $\\alpha$ and step (Pesme et al.)",
+        ("sp3_sgd",),
+        _sp3_sgd,
+        "<",
+        0.0,
+        "figures/sp3_depth_sgd_noise.pdf",
+        "GD",
+    ),
+    Claim(
+        "sp3-early-stopping",
+        "SP",
+        "Early-stopped GD on noisy data is as accurate as the best Lasso (median error ratio)",
+        ("sp3_noise",),
+        _sp3_lasso,
+        "<=",
+        0.1,
+        "figures/sp3_depth_sgd_noise.pdf",
+        "1",
+    ),
+    Claim(
+        "id1-below-threshold",
+        "ID",
+        "With fewer Hessians than neurons no network is fully identified",
+        ("id1_recovery",),
+        _id1_below,
+        "<=",
+        0.0,
+        "figures/id1_identification.pdf",
+        "0",
+    ),
+    Claim(
+        "id1-at-threshold",
+        "ID",
+        "From $N_h=m$ Hessians on, most networks with orthonormal weights are fully identified",
+        ("id1_recovery",),
+        _id1_threshold,
+        ">=",
+        0.0,
+        "figures/id1_identification.pdf",
+        "share",
+    ),
+    Claim(
+        "id3-beats-adam",
+        "ID",
+        "On trained students, identification is more accurate than Adam at equal queries (share of students)",
+        ("id3_chain",),
+        _id3_wins,
+        ">=",
+        0.0,
+        "figures/id3_chain.pdf",
+        "all",
+    ),
+    Claim(
+        "id3-compresses",
+        "ID",
+        "Students trained from small initialization are compressed by identification (parameter ratio)",
+        ("id3_chain",),
+        _id3_compression,
+        ">",
+        0.0,
+        "figures/id3_chain.pdf",
+        "1",
+    ),
+    Claim(
+        "id3-budget",
+        "ID",
+        "At the budget where identification recovers most networks, its uniform error is below Adam's",
+        ("id3_budget",),
+        _id3_budget,
+        "<",
+        0.0,
+        "figures/id3_chain.pdf",
+        "Adam",
+    ),
+    Claim(
+        "nl1-loss-rate",
+        "NL",
+        "On Soudry et al.'s data the logistic and exponential losses decay like $1/t$ (distance of the exponent "
+        "from $-1$)",
+        ("nl1",),
+        _nl1_loss,
+        "<=",
+        0.2,
+        "figures/nl1_separable.pdf",
+        "0",
+    ),
+    Claim(
+        "nl1-norm-growth",
+        "NL",
+        "The norm grows by $\\ln(10)\\|\\hat w\\|$ per decade of $t$ (fraction reached over the last decade)",
+        ("nl1",),
+        _nl1_norm,
+        ">=",
+        0.2,
+        "figures/nl1_separable.pdf",
+        "1",
+    ),
+    Claim(
+        "nl1-angle",
+        "NL",
+        "The angle to the hard-margin SVM direction keeps shrinking (final over halfway angle)",
+        ("nl1",),
+        _nl1_angle,
+        "<",
+        0.0,
+        "figures/nl1_separable.pdf",
+        "1",
+    ),
+    Claim(
+        "nl2-rank",
+        "NL",
+        "Small initialization gives a first layer of lower effective rank than large initialization",
+        ("nl2_teacher",),
+        _nl2_rank,
+        "<",
+        0.0,
+        "figures/nl2_rich_lazy.pdf",
+        "large init",
+    ),
+    Claim(
+        "nl2-digits",
+        "NL",
+        "Truncated to the same low rank, the small-init digits MLP is at least as accurate as the standard-init one",
+        ("nl2_digits",),
+        _nl2_digits,
+        ">=",
+        0.0,
+        "figures/nl2_rich_lazy.pdf",
+        "standard init",
+    ),
+)
+
+
+def check_settings(settings: dict) -> dict:
+    missing = [k for k in SETTINGS if k not in settings]
+    if missing:
+        raise IlocoError(f"claims: settings lack {', '.join(missing)}")
+    return settings
+
+
+def evaluate(tables: dict[str, pd.DataFrame], settings: dict) -> pd.DataFrame:
+    """One row per claim: measured value, reference, relation, tolerance and whether it holds.
+
+    A claim whose tables lack what it needs is an error naming the claim (a broken table is
+    not a failed claim)."""
+    check_settings(settings)
+    rows = []
+    for c in CLAIMS:
+        missing = [t for t in c.tables if t not in tables]
+        if missing:
+            raise IlocoError(f"claim {c.name}: no table {', '.join(missing)}")
+        try:
+            value, ref = c.measure(tables, settings)
+        except (KeyError, IndexError, ValueError, ZeroDivisionError) as exc:
+            raise IlocoError(f"claim {c.name}: cannot evaluate on tables {', '.join(c.tables)} ({exc!r})") from None
+        rows.append(
+            {
+                "claim": c.name,
+                "family": c.family,
+                "measured": float(value),
+                "op": c.op,
+                "reference": float(ref),
+                "tol": c.tol,
+                "holds": c.holds(float(value), float(ref)),
+                "target": c.target,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def failures(result: pd.DataFrame) -> list[str]:
+    """Names of the claims that do not hold."""
+    return list(result.loc[~result["holds"].astype(bool), "claim"])
+
+
+def _num(x: float) -> str:
+    if math.isinf(x):
+        return r"\ensuremath{\infty}"
+    if math.isnan(x):
+        return "n/a"
+    return paper.sci(x, 3)
+
+
+def latex(result: pd.DataFrame, scale: str) -> str:
+    """The appendix table: claim, measured value, relation to the reference with its
+    tolerance, and PASS or a red FAIL; plus macros with the counts for the text."""
+    by_name = {c.name: c for c in CLAIMS}
+    n_pass = int(result["holds"].sum())
+    out = [
+        "% Generated by `iloco claims` from the result tables. Do not edit.\n",
+        paper._cmd("ClaimsTotal", str(len(result))),
+        paper._cmd("ClaimsPassed", str(n_pass)),
+        paper._cmd("ClaimsScale", scale),
+        "\\newcommand{\\ClaimsTable}{%\n",
+        "\\begin{longtable}{@{}>{\\raggedright\\arraybackslash}p{0.5\\textwidth}llll@{}}\n\\toprule\n",
+        "Claim & measured & relation & tolerance & \\\\\n\\midrule\n\\endhead\n",
+    ]
+    for r in result.itertuples():
+        c = by_name[r.claim]
+        status = "PASS" if r.holds else "\\textcolor{red}{\\textbf{FAIL}}"
+        rel = f"${_TEX_OPS[r.op]}$ {_num(r.reference)}"
+        out.append(f"{c.text} [\\texttt{{{r.claim}}}] & {_num(r.measured)} & {rel} & {_num(r.tol)} & {status} \\\\\n")
+    out.append("\\bottomrule\n\\end{longtable}}\n")
+    return "".join(out)
+
+
+_PLAIN = (
+    ("\\ge", "≥ "),
+    ("\\infty", "∞"),
+    ("\\alpha", "α"),
+    ("\\ell_", "ℓ"),
+    ("\\Delta", "Δ"),
+    ("\\rho", "ρ"),
+    ("^\\star", "*"),
+    ("\\ln(10)\\|\\hat w\\|", "ln(10)‖ŵ‖"),
+    ("\\,\\%", " %"),
+    ("$", ""),
+)
+
+
+def markdown() -> str:
+    """The claims as a Markdown table for the README's reviewer guide (LaTeX made plain)."""
+    lines = ["| claim | family | statement | rebuilt by |", "|---|---|---|---|"]
+    for c in CLAIMS:
+        text = c.text
+        for tex, plain in _PLAIN:
+            text = text.replace(tex, plain)
+        lines.append(f"| `{c.name}` | {c.family} | {text} | `./repro paper {c.target}` |")
+    return "\n".join(lines) + "\n"

@@ -200,3 +200,28 @@ def test_constants_macros_carry_settings_and_published_values():
     assert rf"\newcommand{{\PubLRObsLow}}{{{published.LR1_ARORA['low_obs']}}}" in tex
     assert r"\newcommand{\PubIDoneRange}{85--100\,\%}" in tex
     assert r"\newcommand{\SetBand}{10--90\,\%}" in tex
+
+
+def test_claim_predicates_with_tolerance_and_broken_tables():
+    from iloco import claims
+    from iloco.errors import IlocoError
+
+    c = claims.Claim("x", "SP", "text", ("sp1",), lambda tb, s: (0.0, 0.0), "<=", 0.1, "figures/x.pdf")
+    assert c.holds(0.1, 0.0) and not c.holds(0.11, 0.0)
+    assert not c.holds(math.nan, 0.0) and not c.holds(math.inf, 0.0)
+    g = claims.Claim("y", "SP", "text", ("sp1",), lambda tb, s: (0.0, 0.0), ">=", 0.2, "figures/x.pdf")
+    assert g.holds(0.8, 1.0) and not g.holds(0.79, 1.0)
+    settings = {k: 1e-2 for k in claims.SETTINGS}
+    with pytest.raises(IlocoError, match="claim lr1-completion-depth: no table lr_completion"):
+        claims.evaluate({}, settings)
+    with pytest.raises(IlocoError, match="claim .*: cannot evaluate on tables"):
+        claims.evaluate({name: pd.DataFrame({"a": [1]}) for name in claims.TABLES}, settings)
+    with pytest.raises(IlocoError, match="settings lack"):
+        claims.evaluate({}, {})
+
+
+def test_readme_lists_every_claim():
+    from iloco import claims
+
+    readme = (PAPER.parent / "README.md").read_text()
+    assert claims.markdown() in readme, "README's claims table is stale: paste `iloco claims --list`"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import signal
 import subprocess
@@ -89,13 +90,15 @@ def test_sigkill_mid_training_then_resume_is_bitwise_identical(instances, uninte
     assert not list(ckpt.parent.iterdir()), "a save cut short by the kill was left behind"
 
 
-def killed_after_first_save(args: list[str]) -> None:
-    """Run ``iloco`` in-process and interrupt it right after its first checkpoint."""
-    real_save = engine.Checkpoint.save
+def killed_after_first_save(args: list[str], saves: int = 1) -> None:
+    """Run ``iloco`` in-process and interrupt it right after its first (or ``saves``-th) checkpoint."""
+    real_save, count = engine.Checkpoint.save, {"n": 0}
 
     def save_then_die(self, snap):
         real_save(self, snap)
-        raise KeyboardInterrupt
+        count["n"] += 1
+        if count["n"] == saves:
+            raise KeyboardInterrupt
 
     engine.Checkpoint.save = save_then_die
     try:
@@ -329,3 +332,61 @@ def test_corrupt_segments_checkpoint_is_one_line_naming_it(tmp_path):
     ck.path.write_bytes(b"\x00garbage")
     with pytest.raises(IlocoError, match=f"^{re.escape(str(ck.path))}: corrupt checkpoint"):
         _noisy_segments(ck)
+
+
+#: NL1 at the test config's size, with linear runs long enough that a kill lands inside one (~1.5 s each).
+NL1_SETTINGS = {
+    "losses": ["logistic", "exp"],
+    "max_steps": 30000,
+    "per_decade": 4,
+    "lr_scale": 1.0,
+    "soudry_random": 8,
+    "random": {"instances": 2, "n": 30, "d": 5, "margin": 0.2},
+    "homogeneous": {"archs": ["linear2"], "instances": 1, "width": 4, "init_scale": 0.3, "lr": 0.01, "max_steps": 300},
+}
+
+
+def test_nl1_sigkill_mid_run_then_resume_is_bitwise_identical(tmp_path, capsys):
+    """nl1-run killed inside its second training resumes: the finished first one from its kept
+    checkpoint, the second from its last save; the table (which has no timing columns) is
+    bitwise the uninterrupted one and no checkpoint remains."""
+    args = ["nl1-run", "--settings", json.dumps(NL1_SETTINGS), "--seed", "3", "--config-hash", "test", "--quiet"]
+    ref, out, ckpt = tmp_path / "ref.csv", tmp_path / "out.csv", tmp_path / "ckpt" / "run.pt"
+    assert main([*args, "--out", str(ref)]) == 0
+    ck_args = ["--checkpoint", str(ckpt), "--checkpoint-every-s", "0", "--out", str(out)]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "iloco", *args, *ck_args], env=workflow_env(), stderr=subprocess.DEVNULL
+    )
+    second = ckpt.with_name("run.linear-random.pt")
+    deadline = time.monotonic() + 60
+    while not second.exists() and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.02)
+    time.sleep(0.4)  # into the second training, then kill it hard
+    assert proc.poll() is None, "nl1-run finished before it could be killed; raise max_steps"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert not out.exists() and ckpt.with_name("run.linear-soudry.pt").exists()
+    capsys.readouterr()
+    assert main([*args, *ck_args]) == 0
+    resumed = dict(re.findall(r"resumed from checkpoint \S+/run\.(\S+)\.pt at step (\d+)", capsys.readouterr().err))
+    assert resumed.keys() == {"linear-soudry", "linear-random"}, resumed
+    assert int(resumed["linear-soudry"]) == 30000 and 0 < int(resumed["linear-random"]) < 30000
+    assert out.read_bytes() == ref.read_bytes()
+    assert not list(ckpt.parent.iterdir()), "checkpoints (or partial saves) of a finished job remain"
+
+
+def test_nl2_teacher_interrupted_in_its_second_scale_resumes_bitwise(tmp_path, capsys):
+    """A finished init scale is kept and not retrained; the next one resumes from its save."""
+    settings = {"teachers": 2, "d": 5, "teacher_width": 2, "width": 10, "n_train": 50, "n_test": 200}
+    settings.update(init_scales=[1e-2, 1.0], lr=0.2, max_steps=300, tol_loss=1e-6)  # checks every 100 steps
+    args = ["nl2-teacher", "--settings", json.dumps(settings), "--seed", "5", "--config-hash", "test", "--quiet"]
+    ref, out, ckpt = tmp_path / "ref.csv", tmp_path / "out.csv", tmp_path / "teacher.pt"
+    assert main([*args, "--out", str(ref)]) == 0
+    ck_args = ["--checkpoint", str(ckpt), "--checkpoint-every-s", "0", "--out", str(out)]
+    killed_after_first_save([*args, *ck_args], saves=4)  # scale 0: steps 100, 200, finished at 300; scale 1: 100
+    capsys.readouterr()
+    assert main([*args, *ck_args]) == 0
+    resumed = dict(re.findall(r"resumed from checkpoint \S+/teacher\.(\S+)\.pt at step (\d+)", capsys.readouterr().err))
+    assert resumed == {"scale0": "300", "scale1": "100"}, resumed
+    assert out.read_bytes() == ref.read_bytes()
+    assert not list(tmp_path.glob("teacher*.pt"))

@@ -17,7 +17,7 @@ def soudry_run():
     """Soudry's Figure 1 data, both losses, 10^5 GD steps with step 1/‖Z‖²."""
     X, y = nl.soudry_data(48, seed=0)
     Z = torch.as_tensor((y[:, None] * X)[None])
-    ts = nl.log_checkpoints(100_000, 8)
+    ts = nl.log_steps(100_000, 8)
     run = nl.train_linear(Z, ["logistic", "exp"], 1.0, ts)
     return X, y, nl.trajectories("soudry", X[None], y[None], run, ["logistic", "exp"])
 
@@ -78,7 +78,7 @@ def test_bad_inputs():
     Z = torch.ones(1, 3, 2, dtype=torch.float64)
     with pytest.raises(IlocoError, match="loss 'hinge'"):
         nl.train_linear(Z, ["hinge"], 1.0, [10])
-    with pytest.raises(IlocoError, match="checkpoints must increase"):
+    with pytest.raises(IlocoError, match="recording steps must increase"):
         nl.train_linear(Z, ["exp"], 1.0, [10, 5])
 
 
@@ -95,7 +95,7 @@ def test_deep_linear_turns_to_the_svm_and_relu_margin_rises():
     X, y = nl.random_separable(40, 5, 0.2, seed=3)
     Xt, yt = torch.as_tensor(X[None]), torch.as_tensor(y[None])
     svm = nl.hard_margin_svm(X, y)
-    ts = nl.log_checkpoints(5000, 3)
+    ts = nl.log_steps(5000, 3)
     run = nl.train_homogeneous(Xt, yt, "linear2", nl.init_homogeneous("linear2", 1, 1, 5, 8, 0.3, 0), ["exp"], 0.01, ts)
     w = run["end_to_end"][0, :, 0]
     cos = w @ svm / np.linalg.norm(w, axis=1) / np.linalg.norm(svm)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 import signal
 import subprocess
 import sys
@@ -15,6 +17,7 @@ import torch
 
 from iloco import engine, io, sp
 from iloco.cli import main
+from iloco.errors import IlocoError
 
 from .conftest import workflow_env
 
@@ -87,13 +90,15 @@ def test_sigkill_mid_training_then_resume_is_bitwise_identical(instances, uninte
     assert not list(ckpt.parent.iterdir()), "a save cut short by the kill was left behind"
 
 
-def killed_after_first_save(args: list[str]) -> None:
-    """Run ``iloco`` in-process and interrupt it right after its first checkpoint."""
-    real_save = engine.Checkpoint.save
+def killed_after_first_save(args: list[str], saves: int = 1) -> None:
+    """Run ``iloco`` in-process and interrupt it right after its first (or ``saves``-th) checkpoint."""
+    real_save, count = engine.Checkpoint.save, {"n": 0}
 
     def save_then_die(self, snap):
         real_save(self, snap)
-        raise KeyboardInterrupt
+        count["n"] += 1
+        if count["n"] == saves:
+            raise KeyboardInterrupt
 
     engine.Checkpoint.save = save_then_die
     try:
@@ -228,3 +233,160 @@ def test_table_columns_stable_across_resume(tmp_path):
     a = sp.tabulate(inst, base, {2: ref}).drop(columns=drop)
     b = sp.tabulate(inst, base, {2: res}).drop(columns=drop)
     pd.testing.assert_frame_equal(a, b, check_exact=True)
+
+
+# ----------------------------------------------------------------------------- recording segments (NL)
+ENDS = [1, 3, 10, 25, 60, 100]
+
+
+def _noisy_segments(checkpoint=None, die_after: int | None = None, state=None) -> engine.Segments:
+    """run_segments on a step that draws random numbers, recording w at ``ENDS``, checks every
+    5 steps; ``die_after`` steps it raises KeyboardInterrupt, as a kill would stop it."""
+    calls = {"n": 0}
+
+    def step(st, frozen):
+        calls["n"] += 1
+        if die_after is not None and calls["n"] > die_after:
+            raise KeyboardInterrupt
+        st["w"].add_(torch.randn_like(st["w"]) * 0.1 - 0.01 * st["w"])
+        st["n"].add_(1)
+
+    state = state if state is not None else {"w": torch.zeros(2, 3, 4, dtype=torch.float64), "n": torch.zeros(2, 3)}
+    return engine.run_segments(
+        state,
+        step,
+        lambda st: 1 / (1 + st["n"]),
+        ENDS,
+        lambda st, t: {"w": st["w"].clone(), "t": t},
+        "seg",
+        5,
+        False,
+        checkpoint,
+    )
+
+
+def test_segments_resume_bitwise_wherever_they_are_killed(tmp_path):
+    """Killed between segments or inside one (its loop state), run_segments resumes to the same
+    records, final state and RNG stream as an uninterrupted run."""
+    torch.manual_seed(0)
+    ref_state = {"w": torch.zeros(2, 3, 4, dtype=torch.float64), "n": torch.zeros(2, 3)}
+    ref = _noisy_segments(state=ref_state)
+    ref_rng = torch.get_rng_state()
+    resumed_at = set()
+    for kill in (3, 9, 12, 27, 61, 99):  # boundaries at 3 and 10 (+2 steps), inside segments otherwise
+        ck = engine.Checkpoint(tmp_path / f"kill{kill}.pt", "job", every_s=0)
+        torch.manual_seed(0)
+        with pytest.raises(KeyboardInterrupt):
+            _noisy_segments(ck, die_after=kill)
+        torch.manual_seed(123)  # a fresh process would not share the old stream
+        state = {"w": torch.zeros(2, 3, 4, dtype=torch.float64), "n": torch.zeros(2, 3)}
+        res = _noisy_segments(ck, state=state)
+        resumed_at.add(res.resumed_from)
+        assert 0 < res.resumed_from <= kill and res.elapsed_s > 0
+        assert [r["t"] for r in res.records] == ENDS
+        for a, b in zip(res.records, ref.records, strict=True):
+            assert torch.equal(a["w"], b["w"]), (kill, a["t"])
+        assert torch.equal(state["w"], ref_state["w"]) and torch.equal(torch.get_rng_state(), ref_rng)
+    assert {3, 10} <= resumed_at and resumed_at - {3, 10}, resumed_at  # both kinds of resume ran
+
+
+def test_finished_parts_are_kept_not_redone_and_removed_with_the_job(tmp_path, capsys):
+    """Parts of a job of several trainings save their finished run (so a re-run skips it), and
+    the job's checkpoint removes them all once its output is written."""
+    job = engine.Checkpoint(tmp_path / "run.pt", "job", every_s=1e9)  # no save but the final ones
+    torch.manual_seed(0)
+    ref = _noisy_segments(job.part("a"))
+
+    def shrink(st, frozen):
+        st["x"].mul_(0.9)
+
+    def fail(st, frozen):
+        raise AssertionError("a finished run was recomputed")
+
+    def size(st):
+        return st["x"]
+
+    stop = engine.fixed_steps(50, 10)
+    batched = engine.run_batched({"x": torch.ones(3, 2)}, shrink, size, stop, progress=False, checkpoint=job.part("b"))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run.a.pt", "run.b.pt"]
+    again = _noisy_segments(job.part("a"), die_after=0)  # any step would raise
+    assert all(torch.equal(a["w"], b["w"]) for a, b in zip(again.records, ref.records, strict=True))
+    res = engine.run_batched({"x": torch.ones(3, 2)}, fail, size, stop, progress=False, checkpoint=job.part("b"))
+    assert torch.equal(res.state["x"], batched.state["x"]) and (res.steps == 50).all()
+    capsys.readouterr()
+    _noisy_segments(engine.Checkpoint(tmp_path / "run.a.pt", "another job"))
+    assert "checkpoint of another job" in capsys.readouterr().err
+    job.remove()
+    assert not list(tmp_path.iterdir())
+
+
+def test_corrupt_segments_checkpoint_is_one_line_naming_it(tmp_path):
+    ck = engine.Checkpoint(tmp_path / "c.pt", "job", every_s=0)
+    with pytest.raises(KeyboardInterrupt):
+        _noisy_segments(ck, die_after=12)
+    snap = torch.load(ck.path, weights_only=True)
+    snap["records"] = snap["records"][:-1]
+    torch.save(snap, ck.path)
+    with pytest.raises(IlocoError, match=f"^{re.escape(str(ck.path))}: corrupt checkpoint .*segment count"):
+        _noisy_segments(ck)
+    ck.path.write_bytes(b"\x00garbage")
+    with pytest.raises(IlocoError, match=f"^{re.escape(str(ck.path))}: corrupt checkpoint"):
+        _noisy_segments(ck)
+
+
+#: NL1 at the test config's size, with linear runs long enough that a kill lands inside one (~1-3 s each).
+NL1_SETTINGS = {
+    "losses": ["logistic", "exp"],
+    "max_steps": 20000,
+    "per_decade": 4,
+    "lr_scale": 1.0,
+    "soudry_random": 8,
+    "random": {"instances": 2, "n": 30, "d": 5, "margin": 0.2},
+    "homogeneous": {"archs": ["linear2"], "instances": 1, "width": 4, "init_scale": 0.3, "lr": 0.01, "max_steps": 300},
+}
+
+
+def test_nl1_sigkill_mid_run_then_resume_is_bitwise_identical(tmp_path, capsys):
+    """nl1-run killed inside its second training resumes: the finished first one from its kept
+    checkpoint, the second from its last save; the table (which has no timing columns) is
+    bitwise the uninterrupted one and no checkpoint remains."""
+    args = ["nl1-run", "--settings", json.dumps(NL1_SETTINGS), "--seed", "3", "--config-hash", "test", "--quiet"]
+    ref, out, ckpt = tmp_path / "ref.csv", tmp_path / "out.csv", tmp_path / "ckpt" / "run.pt"
+    assert main([*args, "--out", str(ref)]) == 0
+    ck_args = ["--checkpoint", str(ckpt), "--checkpoint-every-s", "0", "--out", str(out)]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "iloco", *args, *ck_args], env=workflow_env(), stderr=subprocess.DEVNULL
+    )
+    second = ckpt.with_name("run.linear-random.pt")
+    deadline = time.monotonic() + 60
+    while not second.exists() and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.02)
+    time.sleep(0.4)  # into the second training, then kill it hard
+    assert proc.poll() is None, "nl1-run finished before it could be killed; raise max_steps"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert not out.exists() and ckpt.with_name("run.linear-soudry.pt").exists()
+    capsys.readouterr()
+    assert main([*args, *ck_args]) == 0
+    resumed = dict(re.findall(r"resumed from checkpoint \S+/run\.(\S+)\.pt at step (\d+)", capsys.readouterr().err))
+    assert resumed.keys() == {"linear-soudry", "linear-random"}, resumed
+    assert int(resumed["linear-soudry"]) == 20000 and 0 < int(resumed["linear-random"]) < 20000
+    assert out.read_bytes() == ref.read_bytes()
+    assert not list(ckpt.parent.iterdir()), "checkpoints (or partial saves) of a finished job remain"
+
+
+def test_nl2_teacher_interrupted_in_its_second_scale_resumes_bitwise(tmp_path, capsys):
+    """A finished init scale is kept and not retrained; the next one resumes from its save."""
+    settings = {"teachers": 2, "d": 5, "teacher_width": 2, "width": 10, "n_train": 50, "n_test": 200}
+    settings.update(init_scales=[1e-2, 1.0], lr=0.2, max_steps=300, tol_loss=1e-6)  # checks every 100 steps
+    args = ["nl2-teacher", "--settings", json.dumps(settings), "--seed", "5", "--config-hash", "test", "--quiet"]
+    ref, out, ckpt = tmp_path / "ref.csv", tmp_path / "out.csv", tmp_path / "teacher.pt"
+    assert main([*args, "--out", str(ref)]) == 0
+    ck_args = ["--checkpoint", str(ckpt), "--checkpoint-every-s", "0", "--out", str(out)]
+    killed_after_first_save([*args, *ck_args], saves=4)  # scale 0: steps 100, 200, finished at 300; scale 1: 100
+    capsys.readouterr()
+    assert main([*args, *ck_args]) == 0
+    resumed = dict(re.findall(r"resumed from checkpoint \S+/teacher\.(\S+)\.pt at step (\d+)", capsys.readouterr().err))
+    assert resumed == {"scale0": "300", "scale1": "100"}, resumed
+    assert out.read_bytes() == ref.read_bytes()
+    assert not list(tmp_path.glob("teacher*.pt"))

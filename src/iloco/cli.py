@@ -168,7 +168,10 @@ def cmd_nl1_run(a) -> None:
 
     cfg = _settings(a, "nl1-run", ("losses", "max_steps", "random"))
     device = _device(a)
-    _write_with_provenance(a, nl.run_nl1(cfg, a.seed, device, progress=not a.quiet), device)
+    ckpt = _train_checkpoint(a, _RUNTIME)
+    _write_with_provenance(a, nl.run_nl1(cfg, a.seed, device, not a.quiet, ckpt), device)
+    if ckpt:
+        ckpt.remove()
 
 
 def cmd_nl1_macros(a) -> None:
@@ -182,7 +185,10 @@ def cmd_nl2_teacher(a) -> None:
 
     cfg = _settings(a, "nl2-teacher", ("init_scales", "width"))
     device = _device(a)
-    _write_with_provenance(a, nl.run_teacher_regimes(cfg, a.seed, device, progress=not a.quiet), device)
+    ckpt = _train_checkpoint(a, _RUNTIME)
+    _write_with_provenance(a, nl.run_teacher_regimes(cfg, a.seed, device, not a.quiet, ckpt), device)
+    if ckpt:
+        ckpt.remove()
 
 
 def cmd_nl2_digits(a) -> None:
@@ -194,7 +200,10 @@ def cmd_nl2_digits(a) -> None:
     device = _device(a)
     if device.type != "cpu":  # small dense nets: the CPU path is used on every machine
         device = torch.device("cpu")
-    _write_with_provenance(a, nl.run_digits(cfg, a.seed, progress=not a.quiet), device)
+    ckpt = _train_checkpoint(a, _RUNTIME)
+    _write_with_provenance(a, nl.run_digits(cfg, a.seed, not a.quiet, ckpt), device)
+    if ckpt:
+        ckpt.remove()
 
 
 def cmd_nl2_macros(a) -> None:
@@ -408,7 +417,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", required=True)
     s.set_defaults(func=cmd_id1_sweep)
 
-    def id_job(name: str, help: str, section: str):
+    def id_job(name: str, help: str, section: str, checkpointed: bool = False):
         s = sub.add_parser(name, help=help)
         s.add_argument("--settings", required=True, help=f"the config's {section} section as JSON")
         s.add_argument("--seed", type=int, required=True)
@@ -416,15 +425,16 @@ def build_parser() -> argparse.ArgumentParser:
         s.add_argument("--threads", type=int, default=1)
         s.add_argument("--quiet", action="store_true", help="no progress bar")
         s.add_argument("--out", required=True)
+        if checkpointed:
+            s.add_argument("--checkpoint", help="save/resume the training state here (removed when the job ends)")
+            s.add_argument("--checkpoint-every-s", type=float, default=300.0, help="seconds between checkpoints")
         return s
 
     s = id_job("id2-sweep", "identify first-layer and entangled weights of two-layer networks (ID2)", "id2")
     s.add_argument("--config-hash", required=True)
     s.set_defaults(func=cmd_id2_sweep)
 
-    s = id_job("id3-train", "train over-parameterized students on teachers' data by GD (ID3)", "id3")
-    s.add_argument("--checkpoint", help="save/resume the training state here (removed when the job ends)")
-    s.add_argument("--checkpoint-every-s", type=float, default=300.0, help="seconds between checkpoints")
+    s = id_job("id3-train", "train over-parameterized students on teachers' data by GD (ID3)", "id3", True)
     s.set_defaults(func=cmd_id3_train)
 
     s = id_job("id3-identify", "identify trained students from queries, compress; Adam baseline (ID3)", "id3")
@@ -436,7 +446,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--config-hash", required=True)
     s.set_defaults(func=cmd_id3_budget)
 
-    s = id_job("nl1-run", "GD on separable data, logistic and exponential loss, vs the SVM (NL1)", "nl1")
+    s = id_job("nl1-run", "GD on separable data, logistic and exponential loss, vs the SVM (NL1)", "nl1", True)
     s.add_argument("--config-hash", required=True)
     s.set_defaults(func=cmd_nl1_run)
 
@@ -445,11 +455,13 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", required=True)
     s.set_defaults(func=cmd_nl1_macros)
 
-    s = id_job("nl2-teacher", "wide two-layer students from several init scales: rich vs lazy (NL2)", "nl2.teacher")
+    s = id_job(
+        "nl2-teacher", "wide two-layer students from several init scales: rich vs lazy (NL2)", "nl2.teacher", True
+    )
     s.add_argument("--config-hash", required=True)
     s.set_defaults(func=cmd_nl2_teacher)
 
-    s = id_job("nl2-digits", "MLPs on digits: spectra and rank-k truncation (NL2)", "nl2.digits")
+    s = id_job("nl2-digits", "MLPs on digits: spectra and rank-k truncation (NL2)", "nl2.digits", True)
     s.add_argument("--config-hash", required=True)
     s.set_defaults(func=cmd_nl2_digits)
 
@@ -760,17 +772,20 @@ def cmd_sp1_potential(a) -> None:
 
 
 def _train_checkpoint(a, skip):
+    """The job's checkpoint (None without --checkpoint), fingerprinted by its arguments but
+    ``skip`` and by the content of its ``--instances`` file, if any."""
     from iloco import engine, io
 
     if not a.checkpoint:
         return None
-    job = dict(vars(a), instances=io.file_digest(a.instances))
-    for key in skip:
-        job.pop(key, None)
+    job = {k: v for k, v in vars(a).items() if k not in skip}
+    if "instances" in job:
+        job["instances"] = io.file_digest(a.instances)
     return engine.Checkpoint(a.checkpoint, io.digest(job), a.checkpoint_every_s)
 
 
-_RUNTIME = ("func", "out", "checkpoint", "checkpoint_every_s", "quiet", "device", "threads")
+#: Arguments that do not change a training's result (config_hash: provenance of the table only).
+_RUNTIME = ("func", "out", "checkpoint", "checkpoint_every_s", "quiet", "device", "threads", "config_hash")
 
 
 def cmd_sp2_data(a) -> None:

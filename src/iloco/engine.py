@@ -7,6 +7,7 @@ freezing finished cells, dropping batch rows whose cells are all finished (so la
 cost only what is still running), divergence detection, a progress bar, and checkpoints:
 the whole loop state is saved atomically at an interval, and a re-run of the same job
 resumes from it and ends bitwise where an uninterrupted run ends (same device and threads).
+``run_segments`` runs to chosen steps and records there, checkpointed the same way.
 """
 
 from __future__ import annotations
@@ -87,25 +88,38 @@ class RunResult:
 
 
 CHECKPOINT_FORMAT = 1
+#: What a ``run_batched`` snapshot holds; a ``run_segments`` one holds ``SEGMENT_FIELDS``.
+LOOP_FIELDS = frozenset(
+    {"format", "fingerprint", "t", "active", "state", "frozen", "prev", "limit", "steps", "loss", "status"}
+)
+SEGMENT_FIELDS = frozenset({"format", "fingerprint", "segment", "records", "elapsed_s", "loop"})
 
 
 @dataclass
 class Checkpoint:
-    """Where and how often ``run_batched`` saves its loop state.
+    """Where and how often ``run_batched`` (or ``run_segments``) saves its state.
 
     ``fingerprint`` names the job (its inputs and every parameter that changes the result); a
     checkpoint file with another fingerprint belongs to an older job and is not resumed.
     ``every_s`` is the wall-clock interval between saves (0: at every check). Saves happen
-    only at checks, so where they fall never changes the result.
+    only at checks, so where they fall never changes the result. With ``keep_finished`` the
+    finished run is saved too, so that a job of several runs (see ``part``) does not redo it.
     """
 
     path: Path
     fingerprint: str
     every_s: float = 300.0
     log: Callable[[str], None] = field(default=lambda msg: print(f"iloco: {msg}", file=sys.stderr))
+    keep_finished: bool = False
 
     def __post_init__(self):
         self.path = Path(self.path)
+
+    def part(self, tag: str) -> Checkpoint:
+        """The checkpoint of one of several trainings of this job: file ``<stem>.<tag><suffix>``
+        beside this one, fingerprint extended by ``tag``, finished run kept; ``remove`` deletes it."""
+        path = self.path.with_name(f"{self.path.stem}.{tag}{self.path.suffix}")
+        return Checkpoint(path, f"{self.fingerprint}/{tag}", self.every_s, self.log, keep_finished=True)
 
     def save(self, snapshot: dict) -> None:
         """Write the snapshot atomically (temporary file, fsync, rename)."""
@@ -115,7 +129,7 @@ class Checkpoint:
                 fh.flush()
                 os.fsync(fh.fileno())
 
-    def load(self) -> dict | None:
+    def load(self, need: frozenset = LOOP_FIELDS) -> dict | None:
         """The saved snapshot of this job, or None when there is none (or it is another job's).
 
         An unreadable or inconsistent file is an error that names it: it was written
@@ -129,7 +143,9 @@ class Checkpoint:
             raise IlocoError(
                 f"{self.path}: corrupt checkpoint ({type(exc).__name__}); delete it to restart this job from step 0"
             ) from None
-        need = {"format", "fingerprint", "t", "active", "state", "frozen", "prev", "limit", "steps", "loss", "status"}
+        return self._accept(snap, need)
+
+    def _accept(self, snap, need: frozenset) -> dict | None:
         if not isinstance(snap, dict) or not need <= set(snap):
             raise IlocoError(f"{self.path}: corrupt checkpoint (missing fields); delete it to restart this job")
         if snap["format"] != CHECKPOINT_FORMAT or snap["fingerprint"] != self.fingerprint:
@@ -138,9 +154,11 @@ class Checkpoint:
         return snap
 
     def remove(self) -> None:
-        """Delete the checkpoint (and any save a kill cut short) once the job's output is written."""
-        self.path.unlink(missing_ok=True)
-        remove_partials(self.path)
+        """Delete the checkpoint and its parts (and any save a kill cut short) once the job's
+        output is written."""
+        for path in [self.path, *self.path.parent.glob(f"{self.path.stem}.*{self.path.suffix}")]:
+            path.unlink(missing_ok=True)
+            remove_partials(path)
 
 
 #: One gradient step, in place, on the active rows; cells where ``frozen`` is True must not move.
@@ -163,7 +181,7 @@ def run_batched(
     ``state`` maps names to tensors with the batch as leading dimension (parameters, optimizer
     buffers and per-row constants alike); they are updated in place by ``step``. With
     ``checkpoint``, the loop resumes from a saved snapshot of the same job and saves one
-    every ``checkpoint.every_s`` seconds.
+    every ``checkpoint.every_s`` seconds (and once finished, with ``checkpoint.keep_finished``).
     """
     full = dict(state)
     rows = next(iter(full.values())).shape[0]
@@ -200,6 +218,29 @@ def run_batched(
     resumed_from = t
     start = time.perf_counter()
     last_save = start
+
+    def save() -> None:
+        snapshot = {k: v.clone() for k, v in full.items()}
+        for k in full:
+            snapshot[k][active] = cur[k]
+        checkpoint.save(
+            {
+                "format": CHECKPOINT_FORMAT,
+                "fingerprint": checkpoint.fingerprint,
+                "t": t,
+                "elapsed_s": elapsed + time.perf_counter() - start,
+                "active": active.cpu(),
+                "state": {k: v.cpu() for k, v in snapshot.items()},
+                "frozen": frozen.cpu(),
+                "prev": prev.cpu(),
+                "limit": limit.cpu(),
+                "steps": torch.from_numpy(steps.copy()),
+                "loss": torch.from_numpy(final.copy()),
+                "status": torch.from_numpy(status.copy()),
+                "rng": _get_rng(),
+            }
+        )
+
     bar = tqdm(total=stop.max_steps, initial=t, desc=desc, file=sys.stderr, mininterval=2.0, disable=not progress)
     with torch.no_grad():
         while active.numel() and t < stop.max_steps:
@@ -237,29 +278,11 @@ def run_batched(
                 cur = {k: v[keep] for k, v in cur.items()}
                 frozen, prev, limit = frozen[keep], prev[keep], limit[keep]
             bar.set_postfix(active=int((~frozen).sum()), refresh=False)
-            now_s = time.perf_counter()
-            if checkpoint and active.numel() and now_s - last_save >= checkpoint.every_s:
-                snapshot = {k: v.clone() for k, v in full.items()}
-                for k in full:
-                    snapshot[k][active] = cur[k]
-                checkpoint.save(
-                    {
-                        "format": CHECKPOINT_FORMAT,
-                        "fingerprint": checkpoint.fingerprint,
-                        "t": t,
-                        "elapsed_s": elapsed + now_s - start,
-                        "active": active.cpu(),
-                        "state": {k: v.cpu() for k, v in snapshot.items()},
-                        "frozen": frozen.cpu(),
-                        "prev": prev.cpu(),
-                        "limit": limit.cpu(),
-                        "steps": torch.from_numpy(steps.copy()),
-                        "loss": torch.from_numpy(final.copy()),
-                        "status": torch.from_numpy(status.copy()),
-                        "rng": _get_rng(),
-                    }
-                )
+            if checkpoint and active.numel() and time.perf_counter() - last_save >= checkpoint.every_s:
+                save()
                 last_save = time.perf_counter()
+        if checkpoint and checkpoint.keep_finished and t > resumed_from:
+            save()
     bar.close()
     for k in full:
         if active.numel():
@@ -274,29 +297,116 @@ def fixed_steps(steps: int, check_every: int | None = None) -> StopRule:
     return StopRule(max_steps=steps, tol_loss=0.0, tol_change=-1.0, check_every=check_every or steps)
 
 
+@dataclass
+class Segments:
+    """What ``record`` returned at each end, the loops' wall time summed over every resumed
+    run, and the step the last run started from (0 for a fresh run)."""
+
+    records: list
+    elapsed_s: float = 0.0
+    resumed_from: int = 0
+
+
+class _SegmentCheckpoint(Checkpoint):
+    """The loop checkpoint of one segment of ``run_segments``: saved into the run's file next to
+    the progress before the segment, with its own fingerprint; its first save falls due when the
+    run's last save is ``every_s`` old (``clock`` holds that time)."""
+
+    def __init__(self, run: Checkpoint, index: int, progress: dict, loop: dict | None, clock: list[float]):
+        due = max(0.0, run.every_s - (time.perf_counter() - clock[0]))
+        super().__init__(run.path, f"{run.fingerprint}/segment {index}", due, lambda msg: None)
+        self.run_every_s, self.progress, self.loop, self.clock = run.every_s, progress, loop, clock
+
+    def save(self, snapshot: dict) -> None:
+        super().save({**self.progress, "loop": snapshot})
+        self.every_s, self.clock[0] = self.run_every_s, time.perf_counter()
+
+    def load(self, need: frozenset = LOOP_FIELDS) -> dict | None:
+        loop, self.loop = self.loop, None
+        return None if loop is None else self._accept(loop, need)
+
+
 def run_segments(
     state: dict[str, torch.Tensor],
     step: StepFn,
     loss: LossFn,
     ends: list[int],
-    record: Callable[[dict[str, torch.Tensor], int], None],
+    record: Callable[[dict[str, torch.Tensor], int], object],
     desc: str = "train",
     check_every: int | None = None,
     progress: bool = False,
-) -> None:
+    checkpoint: Checkpoint | None = None,
+) -> Segments:
     """Run exactly up to each step count in ``ends`` (non-decreasing) and call ``record(state, t)``
-    there: trajectories recorded at chosen steps, the state updated in place. Segments check
-    every min(segment, ``check_every``) steps (default: once per segment)."""
-    done = 0
-    for t in ends:
-        t = int(t)
-        if t < done:
-            raise IlocoError(f"engine: recording steps must not decrease, got {t} after {done}")
+    there: trajectories recorded at chosen steps, the state updated in place, what ``record``
+    returns collected. Segments check every min(segment, ``check_every``) steps (default: once
+    per segment).
+
+    With ``checkpoint``, one file holds the run: the progress (state, records so far, torch's
+    RNG state) saved between segments, or a segment's loop state saved at its checks, every
+    ``checkpoint.every_s`` seconds, and the finished run with ``checkpoint.keep_finished``. A
+    re-run resumes from it bitwise. ``record`` then returns tensors, numbers or lists and dicts
+    of them, copies that later steps do not change (they are saved with the checkpoint).
+    """
+    ends = [int(t) for t in ends]
+    for a, b in zip([0, *ends], ends, strict=False):
+        if b < a:
+            raise IlocoError(f"engine: recording steps must not decrease, got {b} after {a}")
+    first, records, elapsed, loop, inner = 0, [], 0.0, None, 0
+    snap = checkpoint.load(SEGMENT_FIELDS) if checkpoint else None
+    if snap is not None:
+        try:
+            first, records, loop = int(snap["segment"]), list(snap["records"]), snap["loop"]
+            elapsed = float(snap["elapsed_s"])
+            if len(records) != first or first > len(ends):
+                raise ValueError("segment count")
+            if loop is None:
+                for k in state:
+                    state[k].copy_(snap["state"][k])
+            elif loop["fingerprint"] != f"{checkpoint.fingerprint}/segment {first}" or first == len(ends):
+                raise ValueError("segment fingerprint")
+            else:
+                inner = int(loop["t"])
+        except (IndexError, KeyError, RuntimeError, TypeError, ValueError) as exc:
+            raise IlocoError(
+                f"{checkpoint.path}: corrupt checkpoint (does not fit this job: {exc}); delete it to restart"
+            ) from None
+        if loop is None:
+            _set_rng(snap.get("rng"))
+    done = ends[first - 1] if first else 0
+    resumed_from = done + inner
+    if snap is not None:
+        checkpoint.log(f"resumed from checkpoint {checkpoint.path} at step {resumed_from}")
+    clock = [time.perf_counter()]
+    for i in range(first, len(ends)):
+        t = ends[i]
         if t > done:
             seg = t - done
-            run_batched(state, step, loss, fixed_steps(seg, min(seg, check_every or seg)), desc, progress)
-            done = t
-        record(state, t)
+            part = None
+            if checkpoint:
+                head = {"format": CHECKPOINT_FORMAT, "fingerprint": checkpoint.fingerprint, "segment": i}
+                head.update(records=records, elapsed_s=elapsed)
+                part = _SegmentCheckpoint(checkpoint, i, head, loop, clock)
+            stop = fixed_steps(seg, min(seg, check_every or seg))
+            elapsed += run_batched(state, step, loss, stop, desc, progress, part).elapsed_s
+            loop, done = None, t
+        records.append(record(state, t))
+        last = i == len(ends) - 1
+        if checkpoint and (time.perf_counter() - clock[0] >= checkpoint.every_s or last and checkpoint.keep_finished):
+            checkpoint.save(
+                {
+                    "format": CHECKPOINT_FORMAT,
+                    "fingerprint": checkpoint.fingerprint,
+                    "segment": i + 1,
+                    "records": records,
+                    "elapsed_s": elapsed,
+                    "loop": None,
+                    "state": {k: v.cpu() for k, v in state.items()},
+                    "rng": _get_rng(),
+                }
+            )
+            clock[0] = time.perf_counter()
+    return Segments(records, elapsed, resumed_from)
 
 
 def _get_rng() -> dict[str, torch.Tensor]:

@@ -6,7 +6,8 @@ exponential-tailed loss ℓ (logistic, exponential) drives L → 0 like 1/t whil
 like ‖ŵ‖·log t and w(t)/‖w(t)‖ turns to the hard-margin SVM direction ŵ = argmin{‖w‖ :
 z_nᵀw ≥ 1} (Soudry, Hoffer, Nacson, Gunasekar, Srebro, JMLR 2018): the norm grows by
 ln(10)·‖ŵ‖ per decade of t and the angle to ŵ decays like 1/log t. Trials (data sets ×
-losses) run as one batch on the shared engine; the SVM is a convex program (cvxpy).
+losses) run as one batch on the shared engine (checkpointed: every training of a job resumes
+after a kill); the SVM is a convex program (cvxpy).
 """
 
 from __future__ import annotations
@@ -21,6 +22,9 @@ from iloco import published
 from iloco.errors import IlocoError
 
 LOSSES = ("logistic", "exp")
+#: Steps between the engine's checks inside a recording segment (divergence, checkpoint saves);
+#: a run that does not diverge ends the same whatever it is.
+CHECK_EVERY = 1000
 
 
 def _check_loss(name: str) -> None:
@@ -81,13 +85,18 @@ def _loss_and_grad_coef(m: torch.Tensor, loss: str) -> tuple[torch.Tensor, torch
 
 
 def train_linear(
-    Z: torch.Tensor, losses: list[str], lr_scale: float, checkpoints: list[int], progress: bool = False
+    Z: torch.Tensor,
+    losses: list[str],
+    lr_scale: float,
+    record_at: list[int],
+    progress: bool = False,
+    checkpoint=None,
 ) -> dict[str, np.ndarray]:
     """GD on L(w) = Σ_n ℓ(z_nᵀw) from w = 0 for data Z (R, n, d) (z_n = y_n x_n), one cell per
     loss, step size lr_scale / ‖Z‖₂² per data set (‖Z‖₂² bounds the Hessian of the
     exponential-tailed losses near w = 0: stable below 2). Runs on the shared engine in
-    segments that end at ``checkpoints`` (increasing step counts) and records, at each, the
-    loss and w (R, C, d)."""
+    segments that end at ``record_at`` (increasing step counts; resumable with the engine's
+    ``checkpoint``) and records, at each, the loss and w (R, C, d)."""
     from iloco import engine
 
     for name in losses:
@@ -112,21 +121,23 @@ def train_linear(
         grad = -torch.einsum("rcn,rnd->rcd", coef, st["Z"])
         st["w"] -= (st["lr"].view(-1, 1, 1) * grad) * (~frozen).unsqueeze(2)
 
-    if checkpoints[0] < 1 or any(b <= a for a, b in zip(checkpoints, checkpoints[1:], strict=False)):
-        raise IlocoError(f"nl: checkpoints must increase, got {list(checkpoints)}")
-    steps, Ls, Ws = [], [], []
+    if record_at[0] < 1 or any(b <= a for a, b in zip(record_at, record_at[1:], strict=False)):
+        raise IlocoError(f"nl: recording steps must increase, got {list(record_at)}")
 
     def record(st, t):
         with torch.no_grad():
-            Ls.append(loss_fn(st).cpu().numpy())
-        Ws.append(st["w"].cpu().numpy().copy())
-        steps.append(t)
+            return {"loss": loss_fn(st).cpu(), "w": st["w"].cpu().clone()}
 
-    engine.run_segments(state, step, loss_fn, checkpoints, record, "NL1", progress=progress)
-    return {"steps": np.array(steps), "loss": np.stack(Ls, 1), "w": np.stack(Ws, 1), "lr": lr.cpu().numpy()}
+    recs = engine.run_segments(state, step, loss_fn, record_at, record, "NL1", CHECK_EVERY, progress, checkpoint)
+    return {
+        "steps": np.array(record_at),
+        "loss": np.stack([r["loss"].numpy() for r in recs.records], 1),
+        "w": np.stack([r["w"].numpy() for r in recs.records], 1),
+        "lr": lr.cpu().numpy(),
+    }
 
 
-def log_checkpoints(max_steps: int, per_decade: int) -> list[int]:
+def log_steps(max_steps: int, per_decade: int) -> list[int]:
     """Distinct step counts 1 … max_steps spaced evenly in log t, ``per_decade`` per decade."""
     if max_steps < 1 or per_decade < 1:
         raise IlocoError(f"nl: need max_steps >= 1 and per_decade >= 1, got {max_steps}, {per_decade}")
@@ -168,13 +179,14 @@ def trajectories(name: str, X: np.ndarray, y: np.ndarray, run: dict, losses: lis
     return pd.concat(rows, ignore_index=True)
 
 
-def run_nl1(spec: dict, seed: int, device: torch.device, progress: bool = False) -> pd.DataFrame:
+def run_nl1(spec: dict, seed: int, device: torch.device, progress: bool = False, checkpoint=None) -> pd.DataFrame:
     """NL1: Soudry's Figure 1 data and ``random.instances`` random separable data sets, GD with
     each loss on a linear model, and on the first ``homogeneous.instances`` random data sets
     homogeneous networks (deep linear, two-layer ReLU); trajectories on a log grid of steps.
-    Column ``model``: linear, or the architecture."""
+    Column ``model``: linear, or the architecture. With ``checkpoint`` every training has its
+    part (``linear-<data>``, the architecture), kept until the caller removes it."""
     losses = list(spec["losses"])
-    ts = log_checkpoints(spec["max_steps"], spec["per_decade"])
+    ts = log_steps(spec["max_steps"], spec["per_decade"])
     parts = []
     X, y = soudry_data(spec["soudry_random"], seed)
     sets = [("soudry", X[None], y[None])]
@@ -183,7 +195,8 @@ def run_nl1(spec: dict, seed: int, device: torch.device, progress: bool = False)
     sets.append(("random", np.stack([a for a, _ in data]), np.stack([b for _, b in data])))
     for name, Xb, yb in sets:
         Z = torch.as_tensor(yb[:, :, None] * Xb, dtype=torch.float64, device=device)
-        run = train_linear(Z, losses, spec["lr_scale"], ts, progress)
+        ck = checkpoint.part(f"linear-{name}") if checkpoint else None
+        run = train_linear(Z, losses, spec["lr_scale"], ts, progress, ck)
         part = trajectories(name, Xb, yb, run, losses)
         part.insert(1, "model", "linear")
         part["param_margin"] = part["margin"]
@@ -191,7 +204,7 @@ def run_nl1(spec: dict, seed: int, device: torch.device, progress: bool = False)
     hom = spec["homogeneous"]
     k = min(hom["instances"], rnd["instances"])
     Xh, yh = sets[1][1][:k], sets[1][2][:k]
-    ts_h = log_checkpoints(hom["max_steps"], spec["per_decade"])
+    ts_h = log_steps(hom["max_steps"], spec["per_decade"])
     svm = [hard_margin_svm(Xh[r], yh[r]) for r in range(k)]
     for arch in hom["archs"]:
         p0 = init_homogeneous(arch, k, len(losses), Xh.shape[2], hom["width"], hom["init_scale"], seed)
@@ -204,6 +217,7 @@ def run_nl1(spec: dict, seed: int, device: torch.device, progress: bool = False)
             losses,
             hom["lr"],
             ts_h,
+            checkpoint.part(arch) if checkpoint else None,
         )
         for r in range(k):
             Z = yh[r][:, None] * Xh[r]
@@ -281,11 +295,19 @@ def init_homogeneous(arch: str, R: int, C: int, d: int, width: int, scale: float
 
 
 def train_homogeneous(
-    X: torch.Tensor, y: torch.Tensor, arch: str, params: dict, losses: list[str], lr: float, checkpoints: list[int]
+    X: torch.Tensor,
+    y: torch.Tensor,
+    arch: str,
+    params: dict,
+    losses: list[str],
+    lr: float,
+    record_at: list[int],
+    checkpoint=None,
 ) -> dict[str, np.ndarray]:
     """GD (autograd) on Σ_n ℓ(y_n f(x_n)) for homogeneous networks, one cell per loss, on the
-    shared engine in segments ending at ``checkpoints``; records the loss and the normalized
-    margin min_n y_n f(x_n) / ‖θ‖^L, and for linear networks the end-to-end vector."""
+    shared engine in segments ending at ``record_at`` (resumable with ``checkpoint``); records
+    the loss and the normalized margin min_n y_n f(x_n) / ‖θ‖^L, and for linear networks the
+    end-to-end vector."""
     from iloco import engine
 
     for name in losses:
@@ -309,21 +331,20 @@ def train_homogeneous(
         for k, gk in zip(names, grads, strict=True):
             st[k] -= lr * gk * keep.reshape(*keep.shape, *([1] * (gk.ndim - 2)))
 
-    rec = {"steps": [], "loss": [], "margin": [], "end_to_end": []}
-
     def record(st, t):
         with torch.no_grad():
             m = st["y"].unsqueeze(1) * _homogeneous_forward(st, st["X"], arch)
             norm = torch.sqrt(sum((st[k] ** 2).flatten(2).sum(2) for k in names))
-            rec["margin"].append((m.amin(2) / norm**L).numpy())
-            rec["loss"].append(per_loss(st).numpy())
+            rec = {"margin": (m.amin(2) / norm**L).cpu(), "loss": per_loss(st).cpu()}
             if arch.startswith("linear"):
                 w = st["W1"] @ (st["W2"] @ st["v"].unsqueeze(3) if arch == "linear3" else st["v"].unsqueeze(3))
-                rec["end_to_end"].append(w.squeeze(3).numpy())
-        rec["steps"].append(t)
+                rec["end_to_end"] = w.squeeze(3).cpu()
+        return rec
 
-    engine.run_segments(state, step, per_loss, checkpoints, record, "NL1 homogeneous")
-    return {k: np.stack(v, 1) if k != "steps" else np.array(v) for k, v in rec.items() if len(v)}
+    recs = engine.run_segments(
+        state, step, per_loss, record_at, record, "NL1 homogeneous", CHECK_EVERY, checkpoint=checkpoint
+    ).records
+    return {"steps": np.array(record_at), **{k: np.stack([r[k].numpy() for r in recs], 1) for k in recs[0]}}
 
 
 # ----------------------------------------------------------------------------- NL2: rich vs lazy
@@ -357,12 +378,15 @@ def direction_clusters(W: np.ndarray, b: np.ndarray, mass: float = 0.99, cos: fl
     return len(heads)
 
 
-def run_teacher_regimes(spec: dict, seed: int, device: torch.device, progress: bool = False) -> pd.DataFrame:
+def run_teacher_regimes(
+    spec: dict, seed: int, device: torch.device, progress: bool = False, checkpoint=None
+) -> pd.DataFrame:
     """NL2 on teacher data: wide two-layer students (width ≫ teacher width) trained by GD from
-    several init scales (small = rich, standard, large = lazy), all in one batch with the ID3
+    several init scales (small = rich, standard, large = lazy), one run per scale with the ID3
     trainer; per student the effective and stable rank of the first layer, the number of
     directions its neurons align into, how far the first layer moved from its init, and the
-    test error against the teacher."""
+    test error against the teacher. With ``checkpoint`` every scale's run has its part
+    (``scale<j>``), kept until the caller removes it."""
     from iloco import engine, ident
 
     T, d = spec["teachers"], spec["d"]
@@ -389,6 +413,7 @@ def run_teacher_regimes(spec: dict, seed: int, device: torch.device, progress: b
             stop=stop,
             desc=f"NL2 scale {s:g}",
             progress=progress,
+            checkpoint=checkpoint.part(f"scale{j}") if checkpoint else None,
         )
         W, c, b = (res.state[k][:, 0] for k in ("W", "c", "b"))
         f = ident.student_net(W.to(**to), c.to(**to), b.to(**to), "tanh")
@@ -446,10 +471,19 @@ def _mlp_logits(p: dict[str, torch.Tensor], X: torch.Tensor) -> torch.Tensor:
 
 
 def train_digits(
-    Xtr: torch.Tensor, ytr: torch.Tensor, hidden: int, scales: list[float], seeds: int, lr: float, steps: int, seed: int
+    Xtr: torch.Tensor,
+    ytr: torch.Tensor,
+    hidden: int,
+    scales: list[float],
+    seeds: int,
+    lr: float,
+    steps: int,
+    seed: int,
+    checkpoint=None,
 ) -> dict[str, torch.Tensor]:
     """Full-batch GD on the cross-entropy of ReLU MLPs, rows = ``seeds`` initializations, cells
-    = init ``scales`` (fan-in Gaussian weights times the scale, zero biases), one engine run."""
+    = init ``scales`` (fan-in Gaussian weights times the scale, zero biases), one engine run
+    (resumable with ``checkpoint``)."""
     from iloco import engine
 
     g = torch.Generator().manual_seed(seed)
@@ -486,7 +520,7 @@ def train_digits(
             st[k] -= lr * gk * keep.reshape(*keep.shape, *([1] * (gk.ndim - 2)))
 
     stop = engine.fixed_steps(steps, max(1, min(100, steps)))
-    engine.run_batched(state, step, loss, stop, "NL2 digits", False)
+    engine.run_batched(state, step, loss, stop, "NL2 digits", False, checkpoint)
     return {k: state[k] for k in names}
 
 
@@ -498,12 +532,14 @@ def truncate(W: torch.Tensor, k: int) -> torch.Tensor:
     return (U * S.unsqueeze(-2)) @ Vh
 
 
-def run_digits(spec: dict, seed: int, progress: bool = False) -> pd.DataFrame:
+def run_digits(spec: dict, seed: int, progress: bool = False, checkpoint=None) -> pd.DataFrame:
     """NL2 on real data: MLPs on digits from each init scale; per network and rank k, the test
     accuracy after truncating W1 and W2 to rank k (W3 has rank ≤ 10) against the parameters
     kept, plus the singular values of W1 and W2 (rows with k = 0 hold the spectra)."""
     Xtr, ytr, Xte, yte = digits_data(spec["test_fraction"], seed)
-    p = train_digits(Xtr, ytr, spec["hidden"], spec["init_scales"], spec["seeds"], spec["lr"], spec["steps"], seed)
+    p = train_digits(
+        Xtr, ytr, spec["hidden"], spec["init_scales"], spec["seeds"], spec["lr"], spec["steps"], seed, checkpoint
+    )
     h = spec["hidden"]
     rows = []
     full = {"W1": 64 * h, "W2": h * h, "W3": h * 10}

@@ -15,14 +15,19 @@ rule nl1_run:
     threads: config["threads"]
     resources:
         gpu=0 if config["device"] == "cpu" else 1,
+        # a runtime setting, not a result-changing parameter: changing it reruns nothing
+        checkpoint_every_s=config["checkpoint_every_s"],
     params:
         settings=json.dumps(NL1, sort_keys=True),
         seed=config["seed"],
         device=config["device"],
         config_hash=config_hash(config["seed"], config["device"], NL1),
+        # one file per training of the job beside it: run.linear-soudry.pt, run.relu2.pt, ...
+        checkpoint="results/checkpoints/nl1/run.pt",
     shell:
         "python -m iloco nl1-run --settings '{params.settings}' --seed {params.seed}"
         " --device {params.device} --threads {threads} --config-hash {params.config_hash}"
+        " --checkpoint {params.checkpoint} --checkpoint-every-s {resources.checkpoint_every_s}"
         " --out {output} 2> {log}"
 
 

@@ -17,6 +17,8 @@ rule nl2_run:
     threads: config["threads"]
     resources:
         gpu=lambda wc: 0 if config["device"] == "cpu" or wc.part == "digits" else 1,
+        # a runtime setting, not a result-changing parameter: changing it reruns nothing
+        checkpoint_every_s=config["checkpoint_every_s"],
     params:
         settings=lambda wc: json.dumps(NL2[wc.part], sort_keys=True),
         seed=config["seed"],
@@ -24,9 +26,12 @@ rule nl2_run:
         config_hash=lambda wc: config_hash(
             config["seed"], config["device"], NL2[wc.part]
         ),
+        # teacher: one file per init scale beside it (teacher.scale0.pt, ...)
+        checkpoint="results/checkpoints/nl2/{part}.pt",
     shell:
         "python -m iloco nl2-{wildcards.part} --settings '{params.settings}' --seed {params.seed}"
         " --device {params.device} --threads {threads} --config-hash {params.config_hash}"
+        " --checkpoint {params.checkpoint} --checkpoint-every-s {resources.checkpoint_every_s}"
         " --out {output} 2> {log}"
 
 

@@ -107,7 +107,8 @@ def test_lr_tables_figures_and_paper_numbers(built: Path):
     for task in ("completion", "sensing"):
         t = pd.read_csv(built / "results" / "lr" / f"{task}.csv")
         c = cfg[task]
-        per_instance = len(c["observations"]) * (len(cfg["depths"]) * len(cfg["alphas"]) + 1)  # + nuclear norm
+        runs = len(cfg["depths"]) * len(cfg["alphas"]) * len(cfg["methods"])
+        per_instance = len(c["observations"]) * (runs + 1)  # + nuclear norm
         assert len(t) == c["instances"] * per_instance
         for col in (
             "rel_error",

@@ -213,6 +213,38 @@ def test_rmsprop_frozen_cells_keep_factors_and_buffers(task):
         assert torch.isfinite(fresh[k]).all(), k
 
 
+def test_rmsprop_resumes_from_checkpoint_bitwise(tmp_path, monkeypatch):
+    """RMSprop's running averages and step counts are engine state: a run interrupted after a
+    checkpoint and resumed ends bitwise where an uninterrupted run ends."""
+    from iloco import engine
+
+    inst = lr.make_instances("completion", 8, 1, [30, 50], 2, seed=6)
+    stop = StopRule(max_steps=800, tol_loss=1e-9, tol_change=0.0, check_every=50)
+
+    def run(ckpt=None):
+        res = lr.train(inst, 3, [1e-2], stop, 1e-2, CPU, method="rmsprop", progress=False, checkpoint=ckpt)
+        return {k: res.state[k].numpy() for k in ("W0", "W2", "sq_avg", "sq_steps")} | {"steps": res.steps}
+
+    ref = run()
+    ckpt = engine.Checkpoint(tmp_path / "c.pt", "job", every_s=0.0, log=lambda msg: None)
+    real_save, saves = engine.Checkpoint.save, []
+
+    def save_then_stop(self, snap):
+        real_save(self, snap)
+        saves.append(snap["t"])
+        if len(saves) == 3:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(engine.Checkpoint, "save", save_then_stop)
+    with pytest.raises(KeyboardInterrupt):
+        run(ckpt)
+    monkeypatch.setattr(engine.Checkpoint, "save", real_save)
+    resumed = run(ckpt)
+    assert 0 < saves[-1] < 800
+    for k, v in ref.items():
+        np.testing.assert_array_equal(resumed[k], v, err_msg=k)
+
+
 @pytest.mark.parametrize("method, lrate", [("gd", 0.5), ("rmsprop", 1e-2)])
 def test_batched_equals_per_trial(method, lrate):
     """Cells share nothing: training a batch equals training each cell alone (for rmsprop:

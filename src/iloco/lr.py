@@ -14,7 +14,8 @@ is −∫_0^1 (WWᵀ)^{1−s} ∇L(W) (WᵀW)^s ds (Cohen, Menon, Veraszto, SIAM
 K_N(σ_k², σ_l²), a closed form computed by :func:`flow_kernel`.
 
 This module draws the instances, trains the factorizations through the shared engine (all
-instances × observation counts × init scales of a depth as one batched computation), solves
+instances × observation counts × init scales of a depth as one batched computation; by GD, or
+for LR1 also by the normalized RMSprop Arora et al. used, see :func:`make_step`), solves
 the nuclear-norm baseline with cvxpy, integrates the end-to-end flows and tabulates.
 """
 

@@ -161,6 +161,17 @@ def test_lr_alpha_depth_and_lr_out_of_range():
     assert "unknown key 'lr.flow.depth'" in bad(lambda c: c["lr"]["flow"].__setitem__("depth", 3))
 
 
+def test_lr_unknown_method_and_rmsprop_constants():
+    msg = bad(lambda c: c["lr"].__setitem__("methods", ["gd", "adam"]))
+    assert msg == "config: lr.methods[1]: 'adam' is not allowed (one of: gd, rmsprop)"
+    assert "lr.methods: ['gd', 'gd'] has non-unique elements" in bad(
+        lambda c: c["lr"].__setitem__("methods", ["gd"] * 2)
+    )
+    assert "lr.rmsprop.beta: 1.0 is out of range" in bad(lambda c: c["lr"]["rmsprop"].__setitem__("beta", 1.0))
+    assert "lr.rmsprop.eps: 0.0 is out of range" in bad(lambda c: c["lr"]["rmsprop"].__setitem__("eps", 0.0))
+    assert "missing key 'lr.rmsprop.lr'" in bad(lambda c: c["lr"]["rmsprop"].pop("lr"))
+
+
 def test_sp2_delta_and_rho_outside_unit_interval():
     msg = bad(lambda c: c["sp2"]["deltas"].__setitem__(0, 0.0))
     assert msg == "config: sp2.deltas[0]: 0.0 is out of range (value must be > 0 and <= 1)"

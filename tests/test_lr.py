@@ -139,17 +139,127 @@ def test_depth3_recovers_where_depth2_does_not():
     assert err[3] < 0.05 and err[2] > 3 * err[3], err
 
 
-def test_batched_equals_per_trial():
+def test_rmsprop_depth3_recovers_where_depth2_does_not():
+    """The same quick setting trained by the normalized RMSprop at Arora et al.'s constants
+    (η = 1e-3, β = 0.99): depth 3 recovers, depth 2 does not — the outcome of GD."""
+    inst = lr.make_instances("completion", 30, 2, [260], 1, seed=20240501)
+    stop = StopRule(max_steps=40_000, tol_loss=1e-6, tol_change=0.0, check_every=100)
+    err = {}
+    for depth in (2, 3):
+        res = lr.train(inst, depth, [1e-3], stop, 1e-3, CPU, method="rmsprop", progress=False, seed=20240501)
+        assert res.status[0, 0] == 1, res.steps  # converged to loss 1e-6
+        err[depth] = lr.rel_error(lr.product(res, depth)[0, 0], inst["W_star"][0])
+    assert err[3] < 0.05 and err[2] > 3 * err[3], err
+
+
+def _numpy_grads(fs, Y, mask):
+    """∂L/∂W_j of L = (1/2m) Σ_Ω (W − Y)², W = fs[-1] ⋯ fs[0], by the chain rule in NumPy."""
+    G = (_prod(fs) - Y) * mask / mask.sum()
+    grads = []
+    for j in range(len(fs)):
+        left = _prod(fs[j + 1 :]) if j + 1 < len(fs) else np.eye(len(Y))
+        right = _prod(fs[:j]) if j else np.eye(len(Y))
+        grads.append(left.T @ G @ right.T)
+    return grads
+
+
+@pytest.mark.parametrize("depth", [1, 3])
+def test_rmsprop_steps_match_numpy_reference(depth):
+    """Two RMSprop steps on two cells (observation counts) against a hand-written NumPy
+    reference: each cell's own v_t = β v + (1 − β) Σ_j ‖∂L/∂W_j‖², bias-corrected, divides η;
+    ε and β are far from their defaults so that both enter."""
+    beta, eps, eta = 0.9, 1e-2, 0.05
+    inst = lr.make_instances("completion", 5, 1, [8, 20], 1, seed=7)
+    st = lr.initial_state(inst, depth, [0.3], eta, 0, CPU, torch.float64, method="rmsprop")
+    fs = [[st[f"W{j}"][0, c].numpy().copy() for j in range(depth)] for c in range(2)]
+    step, _ = lr.make_step("completion", depth, "rmsprop", beta, eps)
+    mk = lr.masks(inst)[0]
+    v = [0.0, 0.0]
+    for t in (1, 2):
+        step(st, torch.zeros(1, 2, dtype=torch.bool))
+        for c in range(2):
+            grads = _numpy_grads(fs[c], inst["W_star"][0] * mk[c], mk[c])
+            v[c] = beta * v[c] + (1 - beta) * sum(float((g * g).sum()) for g in grads)
+            rate = eta / (math.sqrt(v[c] / (1 - beta**t)) + eps)
+            fs[c] = [f - rate * g for f, g in zip(fs[c], grads, strict=True)]
+            for j in range(depth):
+                np.testing.assert_allclose(st[f"W{j}"][0, c].numpy(), fs[c][j], rtol=1e-12, atol=1e-14)
+            assert st["sq_avg"][0, c].item() == pytest.approx(v[c], rel=1e-12)
+            assert st["sq_steps"][0, c].item() == t
+
+
+@pytest.mark.parametrize("task", ["completion", "sensing"])
+def test_rmsprop_frozen_cells_keep_factors_and_buffers(task):
+    """A frozen cell neither moves nor advances its running average or step count (also one
+    frozen before its first step: no 0/0); the running cell does."""
+    inst = lr.make_instances(task, 5, 1, [10, 20], 2, seed=8)
+    st = lr.initial_state(inst, 2, [0.3], 1e-2, 0, CPU, torch.float64, method="rmsprop")
+    step, _ = lr.make_step(task, 2, "rmsprop")
+    frozen = torch.tensor([[False, True], [False, False]])
+    step(st, torch.zeros(2, 2, dtype=torch.bool))
+    step(st, frozen)
+    before = {k: v.clone() for k, v in st.items()}
+    step(st, frozen)
+    for k in ("W0", "W1", "sq_avg", "sq_steps"):
+        assert torch.equal(st[k][0, 1], before[k][0, 1]), k
+        assert not torch.equal(st[k][0, 0], before[k][0, 0]), k
+        assert not torch.equal(st[k][1], before[k][1]), k
+    assert st["sq_steps"].tolist() == [[3.0, 1.0], [3.0, 3.0]]
+    fresh = lr.initial_state(inst, 2, [0.3], 1e-2, 0, CPU, torch.float64, method="rmsprop")
+    start = {k: v.clone() for k, v in fresh.items()}
+    step(fresh, torch.tensor([[True, False], [True, True]]))
+    for k in ("W0", "W1", "sq_avg", "sq_steps"):
+        assert torch.equal(fresh[k][0, 0], start[k][0, 0]) and torch.equal(fresh[k][1], start[k][1]), k
+        assert torch.isfinite(fresh[k]).all(), k
+
+
+def test_rmsprop_resumes_from_checkpoint_bitwise(tmp_path, monkeypatch):
+    """RMSprop's running averages and step counts are engine state: a run interrupted after a
+    checkpoint and resumed ends bitwise where an uninterrupted run ends."""
+    from iloco import engine
+
+    inst = lr.make_instances("completion", 8, 1, [30, 50], 2, seed=6)
+    stop = StopRule(max_steps=800, tol_loss=1e-9, tol_change=0.0, check_every=50)
+
+    def run(ckpt=None):
+        res = lr.train(inst, 3, [1e-2], stop, 1e-2, CPU, method="rmsprop", progress=False, checkpoint=ckpt)
+        return {k: res.state[k].numpy() for k in ("W0", "W2", "sq_avg", "sq_steps")} | {"steps": res.steps}
+
+    ref = run()
+    ckpt = engine.Checkpoint(tmp_path / "c.pt", "job", every_s=0.0, log=lambda msg: None)
+    real_save, saves = engine.Checkpoint.save, []
+
+    def save_then_stop(self, snap):
+        real_save(self, snap)
+        saves.append(snap["t"])
+        if len(saves) == 3:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(engine.Checkpoint, "save", save_then_stop)
+    with pytest.raises(KeyboardInterrupt):
+        run(ckpt)
+    monkeypatch.setattr(engine.Checkpoint, "save", real_save)
+    resumed = run(ckpt)
+    assert 0 < saves[-1] < 800
+    for k, v in ref.items():
+        np.testing.assert_array_equal(resumed[k], v, err_msg=k)
+
+
+@pytest.mark.parametrize("method, lrate", [("gd", 0.5), ("rmsprop", 1e-2)])
+def test_batched_equals_per_trial(method, lrate):
+    """Cells share nothing: training a batch equals training each cell alone (for rmsprop:
+    each cell has its own running average and normalization)."""
     inst = lr.make_instances("completion", 8, 1, [30, 50], 2, seed=5)
     stop = StopRule(max_steps=600, tol_loss=1e-6, tol_change=0.0, check_every=50)
     alphas = [1e-2, 1e-1]
-    batched = lr.product(lr.train(inst, 2, alphas, stop, 0.5, CPU, progress=False, seed=1), 2)
+    kw = dict(method=method, progress=False, seed=1)
+    batched = lr.product(lr.train(inst, 2, alphas, stop, lrate, CPU, **kw), 2)
     for i in range(2):
         for j, m in enumerate(inst["observations"]):
             one = {k: v[i : i + 1] for k, v in inst.items() if k not in ("task", "observations")}
             one.update(task=inst["task"], observations=np.array([m]))
             for a, alpha in enumerate(alphas):
-                single = lr.product(lr.train(one, 2, [alpha], stop, 0.5, CPU, progress=False, seed=1), 2)[0, 0]
+                single = lr.product(lr.train(one, 2, [alpha], stop, lrate, CPU, **kw), 2)[0, 0]
                 np.testing.assert_allclose(batched[i, j * len(alphas) + a], single, rtol=0, atol=1e-12)
 
 
@@ -180,6 +290,11 @@ def test_effective_rank():
         (lambda: lr.make_instances("completion", 5, 1, [10, 26], 1, 0), "observations 26 outside 1..d"),
         (lambda: lr.make_instances("denoising", 5, 1, [10], 1, 0), "task 'denoising' is not one of"),
         (lambda: lr.make_step("completion", 2, "adam"), "method 'adam' is not one of"),
+        (lambda: lr.make_step("completion", 2, "rmsprop", beta=1.0), "rmsprop needs 0 <= beta < 1"),
+        (
+            lambda: lr.train(lr.make_instances("completion", 5, 1, [10], 1, 0), 2, [0.1], STOP, 0.5, CPU, method="sgd"),
+            "method 'sgd' is not one of gd, rmsprop",
+        ),
         (lambda: lr.train(lr.make_instances("completion", 5, 1, [10], 1, 0), 2, [0.0], STOP, 0.5, CPU), "alphas"),
         (lambda: lr.train(lr.make_instances("completion", 5, 1, [10], 1, 0), 0, [0.1], STOP, 0.5, CPU), "depth"),
     ],

@@ -305,8 +305,9 @@ def cmd_lr_train(a) -> None:
     stop = engine.StopRule(a.max_steps, a.tol_loss, a.tol_change, a.check_every)
     device = engine.resolve_device(a.device)
     ckpt = _train_checkpoint(a, _RUNTIME)
+    dtype = engine.resolve_dtype(a.dtype)
     out = lr.train_arrays(
-        inst, a.depth, a.alphas, stop, a.lr, device, engine.resolve_dtype(a.dtype), a.method, a.seed, not a.quiet, ckpt
+        inst, a.depth, a.alphas, stop, a.lr, device, dtype, a.method, a.seed, not a.quiet, ckpt, a.beta, a.eps
     )
     io.save_npz(a.out, **out)
     if ckpt:
@@ -684,8 +685,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--instances", required=True)
     s.add_argument("--depth", type=int, required=True)
     s.add_argument("--alphas", type=_floats, required=True)
-    s.add_argument("--method", default="gd")
-    s.add_argument("--lr", type=float, default=0.5)
+    s.add_argument("--method", default="gd", help="gd | rmsprop (Arora et al.'s normalized RMSprop)")
+    s.add_argument("--lr", type=float, default=0.5, help="gd: fraction of 1/curvature; rmsprop: learning rate")
+    s.add_argument("--beta", type=float, default=0.99, help="rmsprop: decay of the squared-gradient-norm average")
+    s.add_argument("--eps", type=float, default=5e-5, help="rmsprop: added to the root of that average")
     s.add_argument("--max-steps", type=int, default=20000)
     s.add_argument("--tol-loss", type=float, default=1e-6)
     s.add_argument("--tol-change", type=float, default=0.0)

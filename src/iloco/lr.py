@@ -14,7 +14,8 @@ is −∫_0^1 (WWᵀ)^{1−s} ∇L(W) (WᵀW)^s ds (Cohen, Menon, Veraszto, SIAM
 K_N(σ_k², σ_l²), a closed form computed by :func:`flow_kernel`.
 
 This module draws the instances, trains the factorizations through the shared engine (all
-instances × observation counts × init scales of a depth as one batched computation), solves
+instances × observation counts × init scales of a depth as one batched computation; by GD, or
+for LR1 also by the normalized RMSprop Arora et al. used, see :func:`make_step`), solves
 the nuclear-norm baseline with cvxpy, integrates the end-to-end flows and tabulates.
 """
 
@@ -32,10 +33,13 @@ from iloco.engine import STATUS, Checkpoint, RunResult, StopRule, device_label, 
 from iloco.errors import IlocoError
 
 TASKS = ("completion", "sensing")
-METHODS = ("gd",)
+METHODS = ("gd", "rmsprop")
+#: Decay β and ε of the normalized RMSprop step (Arora et al.'s GroupRMSprop with their β = 0.99
+#: and ε = 1e-4 on the loss (1/m) Σ r² = 2L, which is ε = 5e-5 on our L; see :func:`make_step`).
+RMSPROP_BETA, RMSPROP_EPS = 0.99, 5e-5
 INSTANCE_KEYS = ("task", "W_star", "order", "A", "observations", "seeds")
 BASELINE_KEYS = ("W_nuc", "status", "solve_time_s", "solver", "eps")
-TRAIN_KEYS = ("W", "alphas", "steps", "loss", "status", "wall_time_s", "device", "depth", "method", "lr")
+TRAIN_KEYS = ("W", "alphas", "steps", "loss", "status", "wall_time_s", "device", "depth", "method", "lr", "beta", "eps")
 #: How many leading singular values every row of a table carries (sv1, sv2, …).
 N_SV = 10
 
@@ -241,18 +245,35 @@ def _factor_grads(fs: list[torch.Tensor], G: torch.Tensor, right: list[torch.Ten
     return grads
 
 
-def make_step(task: str, depth: int, method: str = "gd") -> tuple[Callable, Callable]:
-    """Gradient step and loss of the depth-N factorization on L(W) = (1/2m) Σ_k r_k², batched.
+def make_step(
+    task: str, depth: int, method: str = "gd", beta: float = RMSPROP_BETA, eps: float = RMSPROP_EPS
+) -> tuple[Callable, Callable]:
+    """One training step and the loss of the depth-N factorization on L(W) = (1/2m) Σ_k r_k², batched.
+
+    ``gd``: W_j ← W_j − η ∂L/∂W_j with the fixed step η of each cell (:func:`step_sizes`).
+    ``rmsprop``: the normalized variant of RMSprop of Arora, Cohen, Hu, Luo (NeurIPS 2019; their
+    ``GroupRMSprop``, github.com/roosephu/deep_matrix_factorization, opt.py): one running
+    average per cell of the squared gradient norm over all factors together (global, not per
+    coordinate), bias-corrected, dividing a fixed learning rate η:
+
+        v_t = β v_{t−1} + (1 − β) Σ_j ‖∂L/∂W_j‖_F²,   v_0 = 0,
+        W_j ← W_j − η / (√(v_t / (1 − β^t)) + ε) · ∂L/∂W_j,
+
+    so each step has length ≈ η in the factors whatever the loss's scale. Frozen cells move
+    neither their factors nor their (v, t).
 
     State: factors ``W0`` … ``W{N−1}`` of shape (I, C, d, d) (C cells per instance: observation
-    counts × init scales), ``eta`` (I, C) the step of each cell, ``inv_m`` (I, C) = 1/m, and
-    either ``Y`` and ``mask`` (I, C, d, d) (completion) or ``A`` (I, m_max, d²), ``y``
-    (I, m_max) and ``w`` (I, C, m_max) ∈ {0, 1} marking each cell's first m measurements.
+    counts × init scales), ``eta`` (I, C) the step (gd) or learning rate η (rmsprop) of each
+    cell, ``inv_m`` (I, C) = 1/m, and either ``Y`` and ``mask`` (I, C, d, d) (completion) or
+    ``A`` (I, m_max, d²), ``y`` (I, m_max) and ``w`` (I, C, m_max) ∈ {0, 1} marking each cell's
+    first m measurements; rmsprop adds its buffers ``sq_avg`` (v) and ``sq_steps`` (t), (I, C).
     """
     if method not in METHODS:
         raise IlocoError(f"lr: method {method!r} is not one of {', '.join(METHODS)}")
     if task not in TASKS:
         raise IlocoError(f"lr: task {task!r} is not one of {', '.join(TASKS)}")
+    if not (0 <= beta < 1 and eps > 0):
+        raise IlocoError(f"lr: rmsprop needs 0 <= beta < 1 and eps > 0, got beta={beta}, eps={eps}")
 
     def factors(st):
         shape = st["W0"].shape
@@ -275,12 +296,24 @@ def make_step(task: str, depth: int, method: str = "gd") -> tuple[Callable, Call
         W, _ = _product(fs)
         return residual_grad(st, W.reshape(shape))[0]
 
+    def rate(st, grads, frozen, shape):
+        """The multiplier of the gradient per cell; buffers of running cells advance."""
+        if method == "gd":
+            return torch.where(frozen, torch.zeros_like(st["eta"]), st["eta"])
+        sq = sum((g * g).sum(dim=(-2, -1)) for g in grads).reshape(shape[:2])
+        v, t = st["sq_avg"], st["sq_steps"]
+        v.copy_(torch.where(frozen, v, beta * v + (1 - beta) * sq))
+        t.add_((~frozen).to(t.dtype))
+        # 1 − β^t ≥ 1 − β for a cell that has stepped; the clamp only spares unstepped frozen cells a 0/0
+        v_hat = v / (1 - beta**t).clamp_min(1 - beta)
+        return torch.where(frozen, torch.zeros_like(v), st["eta"] / (v_hat.sqrt() + eps))
+
     def step(st, frozen):
         fs, shape = factors(st)
         W, right = _product(fs)
         _, G = residual_grad(st, W.reshape(shape))
         grads = _factor_grads(fs, G.reshape(-1, shape[-2], shape[-1]), right)
-        eta = torch.where(frozen, torch.zeros_like(st["eta"]), st["eta"]).reshape(-1, 1, 1)
+        eta = rate(st, grads, frozen, shape).reshape(-1, 1, 1)
         for j in range(depth):
             fs[j].sub_(eta * grads[j])
 
@@ -346,8 +379,11 @@ def train(
     factors: np.ndarray | None = None,
     trace: list | None = None,
     trace_every: int = 100,
+    beta: float = RMSPROP_BETA,
+    eps: float = RMSPROP_EPS,
 ) -> RunResult:
-    """Train the depth-N factorization on every instance × observation count × α at once.
+    """Train the depth-N factorization on every instance × observation count × α at once,
+    by ``method`` (gd, or rmsprop with decay ``beta`` and ``eps``: :func:`make_step`).
 
     Cells are ordered (count, α) with α fastest. The product of the factors is in
     :func:`product`. With ``trace`` (a list), the products along the way are appended to it
@@ -357,8 +393,8 @@ def train(
         raise IlocoError(f"lr: depth must be at least 1, got {depth}")
     if not alphas or min(alphas) <= 0:
         raise IlocoError(f"lr: alphas must be > 0, got {min(alphas) if alphas else 'none'}")
-    step, loss = make_step(str(inst["task"]), depth, method)
-    state = initial_state(inst, depth, alphas, lr, seed, device, dtype, factors)
+    step, loss = make_step(str(inst["task"]), depth, method, beta, eps)
+    state = initial_state(inst, depth, alphas, lr, seed, device, dtype, factors, method)
     if trace is not None:
         step = _traced(step, depth, trace_every, trace)
     return run_batched(state, step, loss, stop, desc=f"LR depth {depth}", progress=progress, checkpoint=checkpoint)
@@ -378,9 +414,11 @@ def _traced(step: Callable, depth: int, every: int, store: list) -> Callable:
     return traced
 
 
-def initial_state(inst, depth, alphas, lr, seed, device, dtype, factors=None) -> dict[str, torch.Tensor]:
+def initial_state(inst, depth, alphas, lr, seed, device, dtype, factors=None, method="gd") -> dict[str, torch.Tensor]:
     """The engine state of :func:`make_step`; ``factors`` (N, I, C, d, d) replaces the
-    Gaussian start (used to start from balanced factors)."""
+    Gaussian start (used to start from balanced factors). The step per cell: lr/κ by
+    :func:`step_sizes` for gd; for rmsprop the learning rate η = lr itself, the same for every
+    cell (as Arora et al.: the normalization already makes the step length scale-free)."""
     task = str(inst["task"])
     count, d = inst["W_star"].shape[:2]
     obs = inst["observations"]
@@ -392,7 +430,12 @@ def initial_state(inst, depth, alphas, lr, seed, device, dtype, factors=None) ->
     fs = init_factors(inst["seeds"], d, depth, m_cell, a_cell, seed) if factors is None else factors
     state = {f"W{j}": t(fs[j]) for j in range(depth)}
     state["row"] = torch.arange(count, device=device)
-    state["eta"] = t(np.repeat(step_sizes(inst, depth, lr), n_a, axis=1))
+    if method == "rmsprop":
+        state["eta"] = t(np.full((count, cells), lr))
+        state["sq_avg"] = t(np.zeros((count, cells)))
+        state["sq_steps"] = t(np.zeros((count, cells)))
+    else:
+        state["eta"] = t(np.repeat(step_sizes(inst, depth, lr), n_a, axis=1))
     state["inv_m"] = t(np.broadcast_to(1.0 / m_cell, (count, cells)))
     if task == "completion":
         mk = np.repeat(masks(inst), n_a, axis=1)
@@ -417,9 +460,23 @@ def product(result: RunResult | dict, depth: int) -> np.ndarray:
     return W.cpu().numpy().copy()
 
 
-def train_arrays(inst, depth, alphas, stop, lr, device, dtype, method="gd", seed=0, progress=True, checkpoint=None):
+def train_arrays(
+    inst,
+    depth,
+    alphas,
+    stop,
+    lr,
+    device,
+    dtype,
+    method="gd",
+    seed=0,
+    progress=True,
+    checkpoint=None,
+    beta=RMSPROP_BETA,
+    eps=RMSPROP_EPS,
+):
     """Train and pack the outcome for an ``.npz`` shard (wall time: the training loop's)."""
-    res = train(inst, depth, alphas, stop, lr, device, dtype, method, seed, progress, checkpoint)
+    res = train(inst, depth, alphas, stop, lr, device, dtype, method, seed, progress, checkpoint, beta=beta, eps=eps)
     return {
         "W": product(res, depth),
         "alphas": np.asarray(alphas, dtype=float),
@@ -431,6 +488,8 @@ def train_arrays(inst, depth, alphas, stop, lr, device, dtype, method="gd", seed
         "depth": np.array(depth),
         "method": np.array(method),
         "lr": np.array(lr),
+        "beta": np.array(beta),
+        "eps": np.array(eps),
     }
 
 
@@ -455,7 +514,8 @@ def tabulate(inst: dict, base: dict | None, shards: list[dict]) -> pd.DataFrame:
     """One row per (instance, observation count, method, depth, α), and one per (instance,
     count) for the nuclear-norm baseline (method ``nuclear``, depth and α empty): test error
     over all entries (relative Frobenius and MSE), effective rank, leading singular values,
-    steps, final loss, status and wall time. Rows of the same instance and count are paired."""
+    steps, final loss, status and wall time; ``lr`` (gd: the fraction of 1/κ; rmsprop: η) and
+    rmsprop's ``rms_beta``, ``rms_eps``. Rows of the same instance and count are paired."""
     task = str(inst["task"])
     count, d = inst["W_star"].shape[:2]
     obs = inst["observations"]
@@ -477,6 +537,7 @@ def tabulate(inst: dict, base: dict | None, shards: list[dict]) -> pd.DataFrame:
             for j in range(len(obs)):
                 row = common(i, j)
                 row.update(method="nuclear", depth=math.nan, alpha=math.nan, lr=math.nan)
+                row.update(rms_beta=math.nan, rms_eps=math.nan)
                 row.update(_row_metrics(base["W_nuc"][i, j], inst["W_star"][i], d))
                 row.update(
                     steps=0,
@@ -488,7 +549,7 @@ def tabulate(inst: dict, base: dict | None, shards: list[dict]) -> pd.DataFrame:
                 )
                 rows.append(row)
     for sh in shards:
-        alphas = sh["alphas"]
+        alphas, method = sh["alphas"], str(sh["method"])
         cells = sh["W"].shape[1]
         per_trial = float(sh["wall_time_s"]) / (count * cells)
         for i in range(count):
@@ -497,7 +558,8 @@ def tabulate(inst: dict, base: dict | None, shards: list[dict]) -> pd.DataFrame:
                 diverged = sh["status"][i, c] == STATUS.index("diverged")
                 W = np.full((d, d), np.nan) if diverged else sh["W"][i, c]
                 row = common(i, j)
-                row.update(method=str(sh["method"]), depth=int(sh["depth"]), alpha=float(alphas[a]), lr=float(sh["lr"]))
+                row.update(method=method, depth=int(sh["depth"]), alpha=float(alphas[a]), lr=float(sh["lr"]))
+                row.update({f"rms_{k}": float(sh[k]) if method == "rmsprop" else math.nan for k in ("beta", "eps")})
                 row.update(_row_metrics(W, inst["W_star"][i], d))
                 row.update(
                     steps=int(sh["steps"][i, c]),

@@ -371,21 +371,28 @@ def _depth_label(n) -> str:
     return "N = ∞" if n == float("inf") else f"N = {int(n)}"
 
 
+#: LR1 line styles: the optimizer (and the convex baseline), one colour per depth.
+LR1_STYLE = {"GD": ("", "o"), "RMSprop": ((1.5, 1.2), "^"), "convex": ((4, 1.5), "o")}
+
+
 def lr1_completion(tables: dict[str, pd.DataFrame], recover_within: float) -> plt.Figure:
     """LR1: relative test error against the number of observations, per depth (median over
-    instances, band 10–90 %) with the nuclear-norm minimizer on the same instances, for
-    completion and sensing; and the effective rank of the completion solutions."""
+    instances, band 10–90 %) and optimizer (GD solid, normalized RMSprop dotted), with the
+    nuclear-norm minimizer on the same instances (dashed), for completion and sensing; and
+    the effective rank of the completion solutions."""
     style()
     fig, axes = plt.subplots(1, 3, figsize=(TEXT_WIDTH, 2.4), constrained_layout=True)
     palette = dict(
         zip(["nuclear norm"] + [f"N = {n}" for n in range(1, 9)], ["0.15"] + sns.color_palette(), strict=False)
     )
+    optimizer = {"nuclear": "convex", "gd": "GD", "rmsprop": "RMSprop"}
     for ax, task, col, title in (
         (axes[0], "completion", "rel_error", "(a) completion"),
         (axes[1], "sensing", "rel_error", "(b) sensing"),
         (axes[2], "completion", "effective_rank", "(c) eff. rank"),
     ):
         t = tables[task].copy()
+        t["optimizer"] = t["method"].map(optimizer)
         t["method"] = [
             "nuclear norm" if m == "nuclear" else _depth_label(n) for m, n in zip(t["method"], t["depth"], strict=True)
         ]
@@ -393,16 +400,18 @@ def lr1_completion(tables: dict[str, pd.DataFrame], recover_within: float) -> pl
         t = t[(t["method"] == "nuclear norm") | (t["alpha"] == alphas[0])]
         if col == "rel_error":
             t[col] = t[col].clip(lower=1e-4)
+        order = [k for k in LR1_STYLE if k in set(t["optimizer"])]
         sns.lineplot(
             data=t,
             x="observations",
             y=col,
             hue="method",
-            style=(t["method"] == "nuclear norm").map({True: "convex", False: "GD"}),
-            style_order=["GD", "convex"],
+            style="optimizer",
+            style_order=order,
+            dashes={k: LR1_STYLE[k][0] for k in order},
+            markers={k: LR1_STYLE[k][1] for k in order},
             estimator="median",
             errorbar=("pi", BAND_PI),
-            marker="o",
             markersize=3,
             palette=palette,
             ax=ax,
@@ -418,7 +427,9 @@ def lr1_completion(tables: dict[str, pd.DataFrame], recover_within: float) -> pl
         ax.set(xlabel="observations $m$", title=f"{title}, $d={int(first['d'])}$, $r={int(first['rank'])}$")
         ax.title.set_fontsize(8)
     handles, labels = axes[0].get_legend_handles_labels()
-    keep = [(h, lab) for h, lab in zip(handles, labels, strict=True) if lab not in ("method", "style", "GD", "convex")]
+    # colours name the depths; the line style names the optimizer when there is more than one
+    drop = {"method", "optimizer", "convex"} | ({"GD", "RMSprop"} if len(order) <= 2 else set())
+    keep = [(h, lab) for h, lab in zip(handles, labels, strict=True) if lab not in drop]
     axes[0].get_legend().remove()
     fig.legend(*zip(*keep, strict=True), loc="outside lower center", ncol=len(keep), fontsize=7, frameon=False)
     return fig

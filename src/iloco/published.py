@@ -19,3 +19,7 @@ LR1_ARORA = {"d": 100, "rank": 5, "low_obs": 2000, "high_obs": 5000}
 #: (class -1 mirrored) and the homogeneous hard-margin SVM they define (margin 1).
 SOUDRY_SUPPORT = ((0.5, 1.5), (1.5, 0.5))
 SOUDRY_SVM = (0.5, 0.5)
+
+#: Arora et al.'s optimizer (their code, GroupRMSprop): learning rate, decay and the epsilon
+#: they add after the square root, on their loss (1/m) sum r^2 (twice ours).
+LR1_ARORA_RMSPROP = {"lr": 1e-3, "beta": 0.99, "eps": 1e-4}

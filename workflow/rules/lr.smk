@@ -1,10 +1,20 @@
 # LR: deep linear networks (deep matrix factorizations) and low rank.
-# LR1 completion and sensing (GD per depth vs the nuclear norm), LR2 dynamics, LR3 end-to-end
+# LR1 completion and sensing (GD and normalized RMSprop per depth vs the nuclear norm), LR2 dynamics, LR3 end-to-end
 # flows up to infinite depth. Rules are thin: each calls one `iloco` subcommand.
 
 LR = config["lr"]
 LR_TASKS = ["completion", "sensing"]
 LR_TRAIN = LR["train"]
+LR_METHODS = LR["methods"]
+# per method: the learning rate, the step budget and the optimizer's own flags (gd has none)
+LR_OPT = {
+    "gd": {"lr": LR_TRAIN["lr"], "max_steps": LR_TRAIN["max_steps"], "flags": ""},
+    "rmsprop": {
+        "lr": LR["rmsprop"]["lr"],
+        "max_steps": LR["rmsprop"]["max_steps"],
+        "flags": f" --beta {LR['rmsprop']['beta']} --eps {LR['rmsprop']['eps']}",
+    },
+}
 LR_SEED = {
     "completion": config["seed"],
     "sensing": config["seed"] + 1,
@@ -21,6 +31,8 @@ LR_HASH = {
             LR["depths"],
             LR["alphas"],
             LR["train"],
+            LR_METHODS,
+            LR["rmsprop"],
             LR["nuclear"],
         )
         for task in LR_TASKS
@@ -78,13 +90,14 @@ rule lr_train:
     input:
         "results/lr/{task}/instances.npz",
     output:
-        "results/lr/{task}/train/depth{depth}.npz",
+        "results/lr/{task}/train/{method}/depth{depth}.npz",
     log:
-        "results/logs/lr/{task}_train_depth{depth}.log",
+        "results/logs/lr/{task}_train_{method}_depth{depth}.log",
     benchmark:
-        "results/benchmarks/lr/{task}_train_depth{depth}.tsv"
+        "results/benchmarks/lr/{task}_train_{method}_depth{depth}.tsv"
     wildcard_constraints:
         task="|".join(LR_TASKS),
+        method="|".join(LR_OPT),
         depth=r"\d+",
     conda:
         ENV
@@ -96,17 +109,19 @@ rule lr_train:
         checkpoint_every_s=config["checkpoint_every_s"],
     params:
         alphas=",".join(str(a) for a in LR["alphas"]),
-        lr=LR_TRAIN["lr"],
-        max_steps=LR_TRAIN["max_steps"],
+        lr=lambda wc: LR_OPT[wc.method]["lr"],
+        max_steps=lambda wc: LR_OPT[wc.method]["max_steps"],
+        flags=lambda wc: LR_OPT[wc.method]["flags"],
         tol_loss=LR_TRAIN["tol_loss"],
         tol_change=LR_TRAIN["tol_change"],
         check_every=LR_TRAIN["check_every"],
         dtype=LR_TRAIN["dtype"],
         seed=lambda wc: LR_SEED[wc.task],
         device=config["device"],
-        checkpoint="results/checkpoints/lr/{task}_depth{depth}.pt",
+        checkpoint="results/checkpoints/lr/{task}_{method}_depth{depth}.pt",
     shell:
         "python -m iloco lr-train --instances {input} --depth {wildcards.depth} --alphas {params.alphas}"
+        " --method {wildcards.method}{params.flags}"
         " --lr {params.lr} --max-steps {params.max_steps} --tol-loss {params.tol_loss}"
         " --tol-change {params.tol_change} --check-every {params.check_every} --dtype {params.dtype}"
         " --seed {params.seed} --device {params.device} --threads {threads} --checkpoint {params.checkpoint}"
@@ -117,7 +132,11 @@ rule lr_table:
     input:
         instances="results/lr/{task}/instances.npz",
         baselines="results/lr/{task}/nuclear.npz",
-        shards=expand("results/lr/{{task}}/train/depth{depth}.npz", depth=LR["depths"]),
+        shards=expand(
+            "results/lr/{{task}}/train/{method}/depth{depth}.npz",
+            method=LR_METHODS,
+            depth=LR["depths"],
+        ),
     output:
         "results/lr/{task}.csv",
     log:
@@ -197,7 +216,7 @@ rule lr_figure:
         notebook="workflow/notebooks/{figure}.ipynb",
     output:
         pdf=report(
-            "figures/{figure}.pdf", caption="../report/{figure}.rst", category="LR"
+            "figures/{figure}.pdf", caption="../report/lr_figure.rst", category="LR"
         ),
         notebook="results/notebooks/{figure}.ipynb",
     log:

@@ -38,6 +38,11 @@ TABLES = {
     "nl2_teacher": "results/nl2/teacher.csv",
     "nl2_digits": "results/nl2/digits.csv",
 }
+def table_arguments(paths) -> str:
+    """``NAME=PATH`` arguments of the claims and provenance jobs (``paths``: a rule's input)."""
+    return " ".join(f"{name}={paths[name]}" for name in TABLES)
+
+
 #: Thresholds from the config that claims use (the same the macros and figures use).
 SETTINGS = ("sp1_bp_within", "sp1_l2_within", "lr_recover_within")
 ON_FAIL = ("error", "mark")

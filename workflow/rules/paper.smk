@@ -1,7 +1,7 @@
 # The paper: LaTeX sources in paper/, numbers from paper/generated/, figures from figures/.
 # Claims are checked on the result tables (paper.claims: error stops the build when one fails).
 
-from iloco.claims import TABLES as CLAIM_TABLES
+from iloco.claims import TABLES as CLAIM_TABLES, table_arguments
 
 PAPER_FIGURES = [
     "figures/sp1_alpha.pdf",
@@ -13,11 +13,6 @@ PAPER_FIGURES = [
     "figures/nl1_separable.pdf",
     "figures/nl2_rich_lazy.pdf",
 ] + expand("figures/{figure}.pdf", figure=LR_FIGURES)
-
-
-def named_tables(wildcards, input):
-    """NAME=PATH arguments for the claims and provenance jobs."""
-    return " ".join(f"{name}={input[name]}" for name in CLAIM_TABLES)
 
 
 rule paper_constants:
@@ -50,7 +45,7 @@ rule claims:
     conda:
         ENV
     params:
-        tables=named_tables,
+        tables=lambda wc, input: table_arguments(input),
         settings=json.dumps(
             {
                 "sp1_bp_within": config["sp1"]["bp_within"],
@@ -83,7 +78,7 @@ rule provenance:
     conda:
         ENV
     params:
-        tables=named_tables,
+        tables=lambda wc, input: table_arguments(input),
         scale=config["paper"]["scale"],
         config_hash=config_hash(config),
     shell:

@@ -38,6 +38,8 @@ TABLES = {
     "nl2_teacher": "results/nl2/teacher.csv",
     "nl2_digits": "results/nl2/digits.csv",
 }
+
+
 def table_arguments(paths) -> str:
     """``NAME=PATH`` arguments of the claims and provenance jobs (``paths``: a rule's input)."""
     return " ".join(f"{name}={paths[name]}" for name in TABLES)
@@ -130,18 +132,9 @@ def _lr_gd_flow_order(tb, s):
 
 
 def _lr_incremental(tb, s):
-    """Steps at which the singular values of the deepest product reach half their final value
-    are strictly increasing: 1 if so (else 0)."""
-    dyn = tb["lr_dynamics"]
-    c = dyn[dyn["setting"] == "completion"]
-    g = c[c["depth"] == c["depth"].max()].sort_values("step")
-    final = g.iloc[-1]
-    half = []
-    for k in range(1, int(g["rank"].iloc[0]) + 1):
-        reached = g.loc[g[f"sv{k}"] >= 0.5 * final[f"sv{k}"], "step"]
-        half.append(int(reached.iloc[0]) if len(reached) else -1)
-    ok = min(half) >= 0 and all(a < b for a, b in zip(half, half[1:], strict=False))
-    return float(ok), 1.0
+    """1 if the singular values of the deepest product reach half their final value one after
+    the other, largest first (else 0)."""
+    return float(paper.lr_incremental(paper.lr_half_steps(tb["lr_dynamics"]))), 1.0
 
 
 def _sp1_median(tb, depth: int, col: str, pick: str) -> float:
@@ -245,21 +238,7 @@ def _id3_budget(tb, s):
 def _nl1_stats(tb, data: str) -> pd.DataFrame:
     from iloco import nl
 
-    t = tb["nl1"]
-    part = t[(t["model"] == "linear") & (t["data"] == data)]
-    rows = []
-    for _, g in part.groupby(["instance", "loss_fn"]):
-        g = g.sort_values("t")
-        rows.append(
-            {
-                "exponent": nl.loss_exponent(g["t"].to_numpy(), g["loss"].to_numpy()),
-                "ratio": nl.norm_slope_per_decade(g["t"].to_numpy(), g["w_norm"].to_numpy())
-                / (math.log(10) * g["svm_norm"].iloc[0]),
-                "angle": float(g["angle"].iloc[-1]),
-                "angle_first": float(g["angle"].iloc[len(g) // 2]),
-            }
-        )
-    return pd.DataFrame(rows)
+    return nl.linear_run_stats(tb["nl1"], data)
 
 
 def _nl1_loss(tb, s):
@@ -276,7 +255,7 @@ def _nl1_norm(tb, s):
 def _nl1_angle(tb, s):
     """Largest final angle to the SVM direction against the largest angle halfway (log t)."""
     st = pd.concat([_nl1_stats(tb, "soudry"), _nl1_stats(tb, "random")])
-    return float((st["angle"] / st["angle_first"]).max()), 1.0
+    return float((st["angle"] / st["angle_mid"]).max()), 1.0
 
 
 def _nl2_rank(tb, s):

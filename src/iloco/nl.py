@@ -261,6 +261,28 @@ def loss_exponent(t: np.ndarray, loss: np.ndarray, decades: float = 1.0) -> floa
     return float(np.polyfit(np.log10(t[keep]), np.log10(loss[keep]), 1)[0])
 
 
+def linear_run_stats(table: pd.DataFrame, data: str) -> pd.DataFrame:
+    """Per linear run (instance, loss) of the NL1 table on ``data``: the loss exponent and the
+    norm growth per decade as a fraction of ln(10)·‖ŵ‖ (both over the last decade of t), the
+    angle to the SVM direction (radians) at the last and at the middle recording, and the final
+    normalized margin as a fraction of the SVM's."""
+    part = table[(table["model"] == "linear") & (table["data"] == data)]
+    rows = []
+    for _, g in part.groupby(["instance", "loss_fn"]):
+        g = g.sort_values("t")
+        t = g["t"].to_numpy()
+        rows.append(
+            {
+                "exponent": loss_exponent(t, g["loss"].to_numpy()),
+                "ratio": norm_slope_per_decade(t, g["w_norm"].to_numpy()) / (math.log(10) * g["svm_norm"].iloc[0]),
+                "angle": float(g["angle"].iloc[-1]),
+                "angle_mid": float(g["angle"].iloc[len(g) // 2]),
+                "margin": float(g["margin"].iloc[-1] / g["svm_margin"].iloc[0]),
+            }
+        )
+    return pd.DataFrame(rows, columns=["exponent", "ratio", "angle", "angle_mid", "margin"])
+
+
 # ----------------------------------------------------------------------------- homogeneous networks
 ARCHS = ("linear2", "linear3", "relu2")
 

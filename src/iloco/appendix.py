@@ -31,10 +31,13 @@ PROVENANCE_COLUMNS = ("commit", "config_hash", "versions")
 
 
 def job_times(benchmarks: str | Path) -> pd.DataFrame:
-    """One row per Snakemake benchmark file under ``benchmarks``: job (``experiment/name``),
-    wall seconds, peak RSS (MB). A file that is not a benchmark table is an error naming it."""
+    """One row per Snakemake benchmark file under ``benchmarks`` (those of ``./repro bench``
+    aside): job (``experiment/name``), wall seconds, peak RSS (MB). A file that is not a
+    benchmark table is an error naming it."""
     rows = []
     for path in sorted(Path(benchmarks).glob("*/*.tsv")):
+        if path.parent.name == "bench":  # `./repro bench` jobs: throughput tables, not the paper's
+            continue
         try:
             t = pd.read_csv(path, sep="\t")
             s, rss = float(t["s"].iloc[-1]), float(t["max_rss"].iloc[-1])

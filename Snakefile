@@ -36,6 +36,7 @@ shell.prefix(
 )
 
 from iloco.config import config_hash, validate
+from iloco.provenance import code_digest
 from iloco.errors import IlocoError
 
 try:

@@ -408,3 +408,18 @@ def test_report_has_every_figure_with_its_caption(built: Path, tmp_path: Path):
 
     for fig in FIGURE_JOBS:
         assert f"{fig}.pdf" in html, fig
+
+
+def test_code_change_reruns_its_downstream_jobs_but_never_training(built: Path):
+    """Shell rules do not see the package's code: figures, macros and claims carry a digest
+    of the modules they run (iloco.provenance.code_digest), so editing one re-runs them."""
+    src = built / "src" / "iloco" / "claims.py"
+    original = src.read_text()
+    try:
+        src.write_text(original + "\n# an edit\n")
+        proc = snakemake(built, "--configfile", "config/test.yaml", "--dry-run")
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        assert planned_rules(proc) == {"claims": 1, "provenance": 1, "paper": 1, "all": 1}
+    finally:
+        src.write_text(original)
+    assert planned_rules(snakemake(built, "--configfile", "config/test.yaml", "--dry-run")) == {}

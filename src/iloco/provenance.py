@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import hashlib
 import subprocess
 from importlib import metadata
 from pathlib import Path
@@ -44,3 +45,17 @@ def versions() -> str:
 def columns(config_hash: str) -> dict[str, str]:
     """The provenance columns shared by all rows of a table."""
     return {"commit": git_commit(), "config_hash": config_hash, "versions": versions()}
+
+
+def code_digest(*modules: str) -> str:
+    """SHA-256 (16 hex digits) of the source of the named ``iloco`` modules.
+
+    A parameter of the cheap downstream rules (figures, macros, claims, provenance): Snakemake
+    re-runs a shell rule when its parameters change, not when the package it calls does.
+    Training rules do not carry it: a refactor must not retrain (their code is in the
+    checkpoint fingerprints' scope instead: inputs and parameters)."""
+    h = hashlib.sha256()
+    for name in modules:
+        path = Path(__file__).with_name(f"{name}.py")
+        h.update(name.encode() + b"\0" + path.read_bytes())
+    return h.hexdigest()[:16]

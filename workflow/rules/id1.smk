@@ -54,6 +54,8 @@ rule id1_figure:
         "results/benchmarks/id1/figure.tsv"
     conda:
         ENV
+    params:
+        code=code_digest("plotting", "published"),  # re-run when this code changes
     shell:
         "papermill {input.notebook} {output.notebook}.part.ipynb -k python3 --log-output"
         " -p results_dir results/id1 -p out_pdf {output.pdf} 2> {log}"
@@ -71,5 +73,7 @@ rule id1_macros:
         "results/benchmarks/id1/macros.tsv"
     conda:
         ENV
+    params:
+        code=code_digest("paper"),  # re-run when this code changes
     shell:
         "python -m iloco id1-macros --tables {input} --out {output} 2> {log}"

@@ -153,6 +153,8 @@ rule id23_figures:
         "results/benchmarks/id23/figures.tsv"
     conda:
         ENV
+    params:
+        code=code_digest("plotting", "published"),  # re-run when this code changes
     shell:
         "papermill {input.notebook} {output.notebook}.part.ipynb -k python3 --log-output"
         " -p two_layer_csv {input.two_layer} -p chain_csv {input.chain} -p budget_csv {input.budget}"
@@ -173,6 +175,8 @@ rule id23_macros:
         "results/benchmarks/id23/macros.tsv"
     conda:
         ENV
+    params:
+        code=code_digest("paper"),  # re-run when this code changes
     shell:
         "python -m iloco id23-macros --two-layer {input.two_layer} --chain {input.chain}"
         " --budget {input.budget} --out {output} 2> {log}"

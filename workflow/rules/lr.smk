@@ -229,6 +229,7 @@ rule lr_figure:
         ENV
     params:
         recover_within=LR["recover_within"],
+        code=code_digest("plotting", "published"),  # re-run when this code changes
     shell:
         "papermill {input.notebook} {output.notebook}.part.ipynb -k python3 --log-output"
         " -p results_dir results/lr -p out_pdf {output.pdf} -p recover_within {params.recover_within} 2> {log}"
@@ -249,6 +250,7 @@ rule lr_macros:
     params:
         recover_within=LR["recover_within"],
         scale=config["paper"]["scale"],
+        code=code_digest("paper"),  # re-run when this code changes
     shell:
         "python -m iloco lr-macros --completion {input.completion} --sensing {input.sensing}"
         " --dynamics {input.dynamics} --flow-depths {input.flow_depths} --gd-vs-flow {input.gd_vs_flow}"

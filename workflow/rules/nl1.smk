@@ -48,6 +48,8 @@ rule nl1_figure:
         "results/benchmarks/nl1/figure.tsv"
     conda:
         ENV
+    params:
+        code=code_digest("plotting", "published"),  # re-run when this code changes
     shell:
         "papermill {input.notebook} {output.notebook}.part.ipynb -k python3 --log-output"
         " -p table_csv {input.table} -p out_pdf {output.pdf} 2> {log}"
@@ -65,5 +67,7 @@ rule nl1_macros:
         "results/benchmarks/nl1/macros.tsv"
     conda:
         ENV
+    params:
+        code=code_digest("paper", "nl"),  # re-run when this code changes
     shell:
         "python -m iloco nl1-macros --table {input} --out {output} 2> {log}"

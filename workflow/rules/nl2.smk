@@ -53,6 +53,8 @@ rule nl2_figure:
         "results/benchmarks/nl2/figure.tsv"
     conda:
         ENV
+    params:
+        code=code_digest("plotting", "published"),  # re-run when this code changes
     shell:
         "papermill {input.notebook} {output.notebook}.part.ipynb -k python3 --log-output"
         " -p teacher_csv {input.teacher} -p digits_csv {input.digits} -p out_pdf {output.pdf}"
@@ -71,6 +73,8 @@ rule nl2_macros:
         "results/benchmarks/nl2/macros.tsv"
     conda:
         ENV
+    params:
+        code=code_digest("paper"),  # re-run when this code changes
     shell:
         "python -m iloco nl2-macros --teacher {input.teacher} --digits {input.digits}"
         " --out {output} 2> {log}"

@@ -24,6 +24,7 @@ rule paper_constants:
         ENV
     params:
         settings=json.dumps({"lr_tol_loss": config["lr"]["train"]["tol_loss"]}),
+        code=code_digest("paper", "published", "sp", "plotting"),  # re-run when this code changes
     shell:
         "python -m iloco constants-macros --settings '{params.settings}' --out {output} 2> {log}"
 
@@ -60,6 +61,7 @@ rule claims:
             config["sp1"]["l2_within"],
             config["lr"]["recover_within"],
         ),
+        code=code_digest("claims", "paper", "nl", "sp"),  # re-run when this code changes
     shell:
         "python -m iloco claims --tables {params.tables} --settings '{params.settings}'"
         " --scale {params.scale} --on-fail {params.on_fail} --config-hash {params.config_hash}"
@@ -81,6 +83,7 @@ rule provenance:
         tables=lambda wc, input: table_arguments(input),
         scale=config["paper"]["scale"],
         config_hash=config_hash(config),
+        code=code_digest("appendix", "paper"),  # re-run when this code changes
     shell:
         "python -m iloco provenance --tables {params.tables} --benchmarks results/benchmarks"
         " --config-hash {params.config_hash} --scale {params.scale} --out {output} 2> {log}"

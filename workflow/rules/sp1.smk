@@ -148,6 +148,7 @@ rule sp1_figure:
         ENV
     params:
         bp_within=SP1["bp_within"],
+        code=code_digest("plotting", "published"),  # re-run when this code changes
     shell:
         "papermill {input.notebook} {output.notebook}.part.ipynb -k python3 --log-output"
         " -p table {input.table} -p out_pdf {output.pdf} -p bp_within {params.bp_within} 2> {log}"
@@ -169,6 +170,7 @@ rule sp1_macros:
         bp_within=SP1["bp_within"],
         l2_within=SP1["l2_within"],
         scale=config["paper"]["scale"],
+        code=code_digest("paper"),  # re-run when this code changes
     shell:
         "python -m iloco sp1-macros --table {input} --bp-within {params.bp_within} --l2-within {params.l2_within}"
         " --scale {params.scale} --out {output} 2> {log}"

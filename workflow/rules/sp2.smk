@@ -150,6 +150,8 @@ rule sp2_figure:
         "results/benchmarks/sp2/figure.tsv"
     conda:
         ENV
+    params:
+        code=code_digest("plotting", "published"),  # re-run when this code changes
     shell:
         "papermill {input.notebook} {output.notebook}.part.ipynb -k python3 --log-output"
         " -p table {input.table} -p out_pdf {output.pdf} 2> {log}"
@@ -169,5 +171,6 @@ rule sp2_macros:
         ENV
     params:
         threshold=SP2["success_tol"],
+        code=code_digest("paper", "sp"),  # re-run when this code changes
     shell:
         "python -m iloco sp2-macros --table {input} --threshold {params.threshold} --out {output} 2> {log}"

@@ -97,6 +97,7 @@ rule sp3_figure:
         ENV
     params:
         bp_within=SP1["bp_within"],
+        code=code_digest("plotting", "published"),  # re-run when this code changes
     shell:
         "papermill {input.notebook} {output.notebook}.part.ipynb -k python3 --log-output"
         " -p sp1_table {input.sp1} -p sgd_table {input.sgd} -p noise_table {input.noise}"
@@ -119,6 +120,7 @@ rule sp3_macros:
         ENV
     params:
         bp_within=SP1["bp_within"],
+        code=code_digest("paper"),  # re-run when this code changes
     shell:
         "python -m iloco sp3-macros --sp1 {input.sp1} --sgd {input.sgd} --noise {input.noise}"
         " --bp-within {params.bp_within} --out {output} 2> {log}"

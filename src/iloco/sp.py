@@ -28,6 +28,21 @@ POTENTIAL_KEYS = ("x", "alphas", "status", "residual_cvxpy", "residual", "newton
 
 
 # --------------------------------------------------------------------------- instances
+def draw_problem(rng: np.random.Generator, m: int, n: int, k: int, nonzeros: str) -> tuple[np.ndarray, np.ndarray]:
+    """One sensing problem from ``rng``: A (m × n) with N(0, 1/m) entries, then a k-sparse x*
+    with a uniform support and N(0, 1) (``gaussian``) or ±1 (``sign``) non-zeros."""
+    A = rng.standard_normal((m, n)) / np.sqrt(m)
+    x = np.zeros(n)
+    support = rng.choice(n, size=k, replace=False)
+    if nonzeros == "gaussian":
+        x[support] = rng.standard_normal(k)
+    elif nonzeros == "sign":
+        x[support] = rng.choice([-1.0, 1.0], size=k)
+    else:
+        raise IlocoError(f"sp: nonzeros {nonzeros!r} is not one of gaussian, sign")
+    return A, x
+
+
 def make_instances(n: int, m: int, k: int, count: int, seed: int, nonzeros: str = "gaussian") -> dict:
     """Draw ``count`` underdetermined sensing problems y = A x* with k-sparse x*.
 
@@ -43,15 +58,7 @@ def make_instances(n: int, m: int, k: int, count: int, seed: int, nonzeros: str 
     x_star = np.zeros((count, n))
     seeds = np.array([[seed, i] for i in range(count)], dtype=np.int64)
     for i in range(count):
-        rng = np.random.default_rng([seed, i])
-        A[i] = rng.standard_normal((m, n)) / np.sqrt(m)
-        support = rng.choice(n, size=k, replace=False)
-        if nonzeros == "gaussian":
-            x_star[i, support] = rng.standard_normal(k)
-        elif nonzeros == "sign":
-            x_star[i, support] = rng.choice([-1.0, 1.0], size=k)
-        else:
-            raise IlocoError(f"sp: nonzeros {nonzeros!r} is not one of gaussian, sign")
+        A[i], x_star[i] = draw_problem(np.random.default_rng([seed, i]), m, n, k, nonzeros)
     y = np.einsum("imn,in->im", A, x_star)
     return {"A": A, "x_star": x_star, "y": y, "seeds": seeds}
 
@@ -488,15 +495,7 @@ def make_grid_instances(
     for c, (d, r, m, k) in enumerate(grid):
         for t in range(trials):
             row = c * trials + t
-            rng = np.random.default_rng([seed, 2, c, t])
-            A[row, :m] = rng.standard_normal((m, n)) / np.sqrt(m)
-            support = rng.choice(n, size=k, replace=False)
-            if nonzeros == "gaussian":
-                x_star[row, support] = rng.standard_normal(k)
-            elif nonzeros == "sign":
-                x_star[row, support] = rng.choice([-1.0, 1.0], size=k)
-            else:
-                raise IlocoError(f"sp: nonzeros {nonzeros!r} is not one of gaussian, sign")
+            A[row, :m], x_star[row] = draw_problem(np.random.default_rng([seed, 2, c, t]), m, n, k, nonzeros)
             meta["m"][row], meta["k"][row], meta["delta"][row], meta["rho"][row] = m, k, d, r
             cell_idx[row], trial_idx[row] = c, t
     y = np.einsum("imn,in->im", A, x_star)

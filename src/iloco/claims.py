@@ -14,7 +14,6 @@ import operator
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import numpy as np
 import pandas as pd
 
 from iloco import paper
@@ -156,12 +155,8 @@ def _sp1_q(tb, s):
 
 
 def _sp2_theory(tb, s):
-    from iloco import sp
-
-    tr = sp.transitions(tb["sp2"]).pivot(index="delta", columns="method", values="rho50")
-    bp = tr["bp"].dropna()
-    theory = np.array([sp.l1_transition(float(d)) for d in bp.index])
-    return float(np.abs(bp.to_numpy() - theory).mean()), 0.0
+    tr, theory = paper.sp2_transitions(tb["sp2"])
+    return float((tr["bp"] - theory).dropna().abs().mean()), 0.0
 
 
 def _sp3_more_is_less(tb, s):
@@ -170,28 +165,19 @@ def _sp3_more_is_less(tb, s):
     means α* grows with depth (Woodworth et al.). The GD limits' α* is in the text: at small α
     deep runs need more steps than the quick scale gives."""
     t = tb["sp1"]
-    stars = []
-    for _, g in t.groupby("depth"):
-        md = g.groupby("alpha", as_index=False)["q_dist_bp"].median()
-        stars.append(paper.threshold_below(md["alpha"], md["q_dist_bp"], s["sp1_bp_within"]))
+    stars = [paper.alpha_star(t, d, "q_dist_bp", s["sp1_bp_within"]) for d in sorted(t["depth"].unique())]
     if len(stars) < 2 or any(math.isnan(a) for a in stars):
         return math.nan, 1.0
     return min(b / a for a, b in zip(stars, stars[1:], strict=False)), 1.0
 
 
 def _sp3_sgd(tb, s):
-    t = tb["sp3_sgd"]
-    m, lr = int(t["m"].iloc[0]), float(t["lr"].max())
-    med = t[t["lr"] == lr].groupby("batch")["dist_xstar"].median()
-    return float(med.loc[int(t["batch"].min())]), float(med.loc[m])
+    gd, sgd = paper.sgd_vs_gd(tb["sp3_sgd"])
+    return float(sgd["dist_xstar"]), float(gd["dist_xstar"])
 
 
 def _sp3_lasso(tb, s):
-    noise = tb["sp3_noise"]
-    g = noise[noise["method"] == "GD"]
-    ga = g[g["alpha"] == g["alpha"].min()]
-    best = ga.groupby("instance")["rel_err"].min()
-    lasso = noise[noise["method"] == "Lasso"].groupby("instance")["rel_err"].min()
+    _, best, lasso = paper.early_stopping(tb["sp3_noise"])
     return float((best / lasso).median()), 1.0
 
 
@@ -210,9 +196,8 @@ def _id1_below(tb, s):
 
 
 def _id3_wins(tb, s):
-    ch = tb["id3_chain"]
-    ide, adam = ch[ch["method"] == "identification"], ch[ch["method"] == "adam"]
-    return float((ide["vs_student_mean"].to_numpy() < adam["vs_student_mean"].to_numpy()).mean()), 1.0
+    wins, students = paper.id3_wins(tb["id3_chain"])
+    return wins / students, 1.0
 
 
 def _id3_compression(tb, s):
@@ -224,14 +209,10 @@ def _id3_compression(tb, s):
 def _id3_budget(tb, s):
     """At the smallest budget where identification recovers most networks: its median uniform
     error against Adam's on the same queries."""
-    b = tb["id3_budget"]
-    g = b.groupby(["n_hessians", "method"]).agg(complete=("complete", "mean"), err=("uniform_rel_err", "median"))
-    ide, adam = g.xs("identification", level="method"), g.xs("adam", level="method")
-    done = ide[ide["complete"] >= paper.RECOVERY_SHARE]
-    if done.empty:
+    ide, adam, first = paper.id3_budget_summary(tb["id3_budget"])
+    if math.isnan(first):
         return math.nan, math.nan
-    first = done.index.min()
-    return float(done.loc[first, "err"]), float(adam.loc[first, "err"])
+    return float(ide.loc[first, "err"]), float(adam.loc[first, "err"])
 
 
 def _nl1_stats(tb, data: str) -> pd.DataFrame:
@@ -265,12 +246,7 @@ def _nl2_rank(tb, s):
 def _nl2_digits(tb, s):
     """At the smallest rank that keeps the small-init accuracy within a point of its full-rank
     accuracy: small-init accuracy against standard-init accuracy."""
-    d = tb["nl2_digits"]
-    tr = d[d["kind"] == "truncation"]
-    acc = tr.groupby(["init_scale", "rank"])["accuracy"].mean().unstack(0)
-    small, std = acc.columns.min(), acc.columns.max()
-    full = acc.index.max()
-    k = int(min(acc.index[acc[small] >= acc.loc[full, small] - 0.01]))
+    acc, small, std, _, k = paper.digits_truncation(tb["nl2_digits"])
     return float(acc.loc[k, small]), float(acc.loc[k, std])
 
 

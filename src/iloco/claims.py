@@ -66,7 +66,6 @@ class Claim:
     op: str
     tol: float
     target: str
-    reference_is: str = "reference"
 
     def holds(self, value: float, reference: float) -> bool:
         if not (math.isfinite(value) and not math.isnan(reference)):
@@ -261,7 +260,6 @@ CLAIMS: tuple[Claim, ...] = (
         "<",
         0.0,
         "figures/lr1_completion.pdf",
-        "nuclear norm",
     ),
     Claim(
         "lr1-sensing-depth",
@@ -272,7 +270,6 @@ CLAIMS: tuple[Claim, ...] = (
         "<=",
         0.0,
         "figures/lr1_completion.pdf",
-        "nuclear norm",
     ),
     Claim(
         "lr1-rmsprop-agrees",
@@ -284,7 +281,6 @@ CLAIMS: tuple[Claim, ...] = (
         ">=",
         0.1,
         "figures/lr1_completion.pdf",
-        "all",
     ),
     Claim(
         "lr2-incremental",
@@ -295,7 +291,6 @@ CLAIMS: tuple[Claim, ...] = (
         ">=",
         0.0,
         "figures/lr2_dynamics.pdf",
-        "1 = in order",
     ),
     Claim(
         "lr3-infinite-depth",
@@ -306,7 +301,6 @@ CLAIMS: tuple[Claim, ...] = (
         "<",
         0.0,
         "figures/lr3_flow.pdf",
-        "error at $N=1$",
     ),
     Claim(
         "lr3-gd-follows-flow",
@@ -317,7 +311,6 @@ CLAIMS: tuple[Claim, ...] = (
         ">=",
         0.3,
         "figures/lr3_flow.pdf",
-        "order 1",
     ),
     Claim(
         "sp1-small-alpha-l1",
@@ -328,7 +321,6 @@ CLAIMS: tuple[Claim, ...] = (
         "<=",
         0.0,
         "figures/sp1_alpha.pdf",
-        "bp\\_within",
     ),
     Claim(
         "sp1-large-alpha-l2",
@@ -339,7 +331,6 @@ CLAIMS: tuple[Claim, ...] = (
         "<=",
         0.0,
         "figures/sp1_alpha.pdf",
-        "l2\\_within",
     ),
     Claim(
         "sp1-q-alpha",
@@ -350,7 +341,6 @@ CLAIMS: tuple[Claim, ...] = (
         "<=",
         1e-2,
         "figures/sp1_alpha.pdf",
-        "0",
     ),
     Claim(
         "sp2-bp-theory",
@@ -362,7 +352,6 @@ CLAIMS: tuple[Claim, ...] = (
         "<=",
         0.1,
         "figures/sp2_phase.pdf",
-        "0",
     ),
     Claim(
         "sp3-more-is-less",
@@ -374,7 +363,6 @@ CLAIMS: tuple[Claim, ...] = (
         ">",
         0.0,
         "figures/sp3_depth_sgd_noise.pdf",
-        "1",
     ),
     Claim(
         "sp3-sgd-sparser",
@@ -385,7 +373,6 @@ CLAIMS: tuple[Claim, ...] = (
         "<",
         0.0,
         "figures/sp3_depth_sgd_noise.pdf",
-        "GD",
     ),
     Claim(
         "sp3-early-stopping",
@@ -396,7 +383,6 @@ CLAIMS: tuple[Claim, ...] = (
         "<=",
         0.1,
         "figures/sp3_depth_sgd_noise.pdf",
-        "1",
     ),
     Claim(
         "id1-below-threshold",
@@ -407,7 +393,6 @@ CLAIMS: tuple[Claim, ...] = (
         "<=",
         0.0,
         "figures/id1_identification.pdf",
-        "0",
     ),
     Claim(
         "id1-at-threshold",
@@ -419,7 +404,6 @@ CLAIMS: tuple[Claim, ...] = (
         ">=",
         0.0,
         "figures/id1_identification.pdf",
-        "share",
     ),
     Claim(
         "id3-beats-adam",
@@ -430,7 +414,6 @@ CLAIMS: tuple[Claim, ...] = (
         ">=",
         0.0,
         "figures/id3_chain.pdf",
-        "all",
     ),
     Claim(
         "id3-compresses",
@@ -441,7 +424,6 @@ CLAIMS: tuple[Claim, ...] = (
         ">",
         0.0,
         "figures/id3_chain.pdf",
-        "1",
     ),
     Claim(
         "id3-budget",
@@ -452,7 +434,6 @@ CLAIMS: tuple[Claim, ...] = (
         "<",
         0.0,
         "figures/id3_chain.pdf",
-        "Adam",
     ),
     Claim(
         "nl1-loss-rate",
@@ -464,7 +445,6 @@ CLAIMS: tuple[Claim, ...] = (
         "<=",
         0.2,
         "figures/nl1_separable.pdf",
-        "0",
     ),
     Claim(
         "nl1-norm-growth",
@@ -475,7 +455,6 @@ CLAIMS: tuple[Claim, ...] = (
         ">=",
         0.2,
         "figures/nl1_separable.pdf",
-        "1",
     ),
     Claim(
         "nl1-angle",
@@ -486,7 +465,6 @@ CLAIMS: tuple[Claim, ...] = (
         "<",
         0.0,
         "figures/nl1_separable.pdf",
-        "1",
     ),
     Claim(
         "nl2-rank",
@@ -497,7 +475,6 @@ CLAIMS: tuple[Claim, ...] = (
         "<",
         0.0,
         "figures/nl2_rich_lazy.pdf",
-        "large init",
     ),
     Claim(
         "nl2-digits",
@@ -508,7 +485,6 @@ CLAIMS: tuple[Claim, ...] = (
         ">=",
         0.0,
         "figures/nl2_rich_lazy.pdf",
-        "standard init",
     ),
 )
 

@@ -37,6 +37,12 @@ def finished(repo: Path, path: Path) -> bool:
     return path.exists() and not (repo / ".snakemake" / "incomplete" / marker).exists()
 
 
+def saved_checkpoints(ckpts: Path) -> list[Path]:
+    """Checkpoints whose save completed: the temporary file of a save in progress (``.<stem>.*.pt``,
+    renamed only once written) also matches ``*.pt`` but is removed, not resumed, after a kill."""
+    return [p for p in ckpts.glob("*.pt") if not p.name.startswith(".")] if ckpts.is_dir() else []
+
+
 def repro_paper(repo: Path, cfg: str, **kw):
     env = dict(workflow_env(), ILOCO_VENV=str(BIN.parent), ILOCO_SKIP_SETUP="1")  # never rebuild our venv
     return subprocess.Popen(
@@ -59,7 +65,7 @@ def test_sigkill_whole_workflow_then_rerun_finishes_without_redoing(tmp_path):
     run = repro_paper(repo, cfg, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline and run.poll() is None:
-        if finished(repo, rules["sp1_data"]) and ckpts.is_dir() and list(ckpts.glob("*.pt")):
+        if finished(repo, rules["sp1_data"]) and saved_checkpoints(ckpts):
             break
         time.sleep(0.05)
     assert run.poll() is None, "the workflow ended before it could be killed"
@@ -67,7 +73,7 @@ def test_sigkill_whole_workflow_then_rerun_finishes_without_redoing(tmp_path):
     run.wait()
 
     # mid-run: training interrupted with a checkpoint on disk, no shard written, nothing half-written
-    assert list(ckpts.glob("*.pt"))
+    assert saved_checkpoints(ckpts)
     done = {rule: path for rule, path in rules.items() if finished(repo, path)}  # sp1_data at least
     shards = list((repo / "results" / "sp1" / "train").glob("depth*.npz"))
     assert len(shards) < 2

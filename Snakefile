@@ -53,6 +53,7 @@ include: "workflow/rules/id23.smk"
 include: "workflow/rules/nl1.smk"
 include: "workflow/rules/nl2.smk"
 include: "workflow/rules/lr.smk"
+include: "workflow/rules/jobs.smk"
 include: "workflow/rules/paper.smk"
 include: "workflow/rules/bench.smk"
 

@@ -235,11 +235,15 @@ def test_job_times_and_figure_costs_from_benchmark_files(tmp_path):
     for job, s, rss in (("sp1/data", 1.5, 100.0), ("sp1/train_depth2", 10.0, 300.0), ("bench/sp1_trainer", 99, 1.0)):
         (tmp_path / job).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / f"{job}.tsv").write_text(header + f"{s}\t0:00:01\t{rss}\t0\t0\t0\t0\t0\t0\t0\n")
-    times = appendix.job_times(tmp_path)
-    assert sorted(times["job"]) == ["sp1/data", "sp1/train_depth2"]  # ./repro bench jobs are not the paper's
+    (tmp_path / "sp1" / "train_depth9.tsv").write_text(header + "1000\t0:16:40\t1\t0\t0\t0\t0\t0\t0\t0\n")
+    jobs = ("sp1/data", "sp1/train_depth2", "sp1/train_depth3", "bench/sp1_trainer")
+    build = [tmp_path / f"{job}.tsv" for job in jobs]
+    times = appendix.job_times(build)
+    # only this build's files: not another config's depth 9, not ./repro bench, not a job never benchmarked
+    assert list(times["job"]) == ["sp1/data", "sp1/train_depth2"]
     costs = appendix.figure_costs(times).set_index("figure")
     assert costs.loc["sp1_alpha", "s"] == 11.5 and costs.loc["sp1_alpha", "max_rss_mb"] == 300.0
     assert costs.loc["sp3_depth_sgd_noise", "jobs"] == 2 and math.isnan(costs.loc["nl1_separable", "s"])
     (tmp_path / "sp1" / "broken.tsv").write_text("not a table")
     with pytest.raises(IlocoError, match="broken.tsv: not a Snakemake benchmark table"):
-        appendix.job_times(tmp_path)
+        appendix.job_times([*build, tmp_path / "sp1" / "broken.tsv"])

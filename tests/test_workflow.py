@@ -363,6 +363,27 @@ def test_claims_table_and_appendices_in_the_paper(built: Path):
         assert not re.search(r"\bnan\b", (built / "paper" / "generated" / macros).read_text().lower()), macros
 
 
+def test_provenance_counts_this_builds_jobs_only(built: Path, tmp_path: Path):
+    """A benchmark file that another config left (a depth this config does not train) is not
+    counted in the appendix's job count and time; this build's own files all are."""
+    import shutil
+
+    from iloco import appendix
+
+    repo = tmp_path / "repo"
+    shutil.copytree(built, repo, symlinks=True)
+    benches = repo / "results" / "benchmarks"
+    own = [p for p in benches.glob("*/*.tsv") if p.parent.name not in ("bench", "paper") or p.stem == "claims"]
+    header, row = (benches / "sp1" / "train_depth2.tsv").read_text().splitlines()[:2]
+    (benches / "sp1" / "train_depth9.tsv").write_text(f"{header}\n99999\t{row.split(chr(9), 1)[1]}\n")
+    proc = snakemake(repo, "--configfile", "config/test.yaml", "--forcerun", "provenance", "--until", "provenance")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    tex = (repo / "paper" / "generated" / "provenance.tex").read_text()
+    total = appendix._seconds(float(appendix.job_times(own)["s"].sum()))
+    assert f"\\newcommand{{\\ProvJobs}}{{{len(own)}}}" in tex
+    assert f"\\newcommand{{\\ProvTotal}}{{{total}}}" in tex
+
+
 def test_a_claim_made_to_fail_flips_the_build_as_configured(built: Path, tmp_path: Path):
     """Doctor the SP1 table so that a claim that holds at test scale fails: with
     paper.claims: error the claims job stops the build naming it; with mark it is marked."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import fnmatch
 import math
+from collections.abc import Iterable
 from pathlib import Path
 
 import pandas as pd
@@ -30,13 +31,14 @@ FIGURE_JOBS = {
 PROVENANCE_COLUMNS = ("commit", "config_hash", "versions")
 
 
-def job_times(benchmarks: str | Path) -> pd.DataFrame:
-    """One row per Snakemake benchmark file under ``benchmarks`` (those of ``./repro bench``
-    aside): job (``experiment/name``), wall seconds, peak RSS (MB). A file that is not a
-    benchmark table is an error naming it."""
+def job_times(files: Iterable[str | Path]) -> pd.DataFrame:
+    """One row per Snakemake benchmark file (``<experiment>/<job>.tsv``): job
+    (``experiment/job``), wall seconds, peak RSS (MB). ``./repro bench`` files are not the
+    paper's and are skipped; so is a file not there (a job run before benchmarks were kept).
+    A file that is not a benchmark table is an error naming it."""
     rows = []
-    for path in sorted(Path(benchmarks).glob("*/*.tsv")):
-        if path.parent.name == "bench":  # `./repro bench` jobs: throughput tables, not the paper's
+    for path in map(Path, files):
+        if path.parent.name == "bench" or not path.exists():
             continue
         try:
             t = pd.read_csv(path, sep="\t")
@@ -44,7 +46,7 @@ def job_times(benchmarks: str | Path) -> pd.DataFrame:
         except (OSError, ValueError, KeyError, IndexError, pd.errors.ParserError) as exc:
             raise IlocoError(f"{path}: not a Snakemake benchmark table ({type(exc).__name__})") from None
         rows.append({"job": f"{path.parent.name}/{path.stem}", "s": s, "max_rss_mb": rss})
-    return pd.DataFrame(rows, columns=["job", "s", "max_rss_mb"])
+    return pd.DataFrame(rows, columns=["job", "s", "max_rss_mb"]).sort_values("job", ignore_index=True)
 
 
 def figure_costs(times: pd.DataFrame) -> pd.DataFrame:

@@ -615,7 +615,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("provenance", help="LaTeX macros of the provenance appendix (build identity, job times)")
     s.add_argument("--tables", nargs="+", required=True)
-    s.add_argument("--benchmarks", required=True, help="results/benchmarks (Snakemake's job benchmark files)")
+    s.add_argument("--benchmarks", nargs="+", required=True, help="the benchmark files of this build's jobs")
     s.add_argument("--config-hash", required=True)
     s.add_argument("--scale", required=True)
     s.add_argument("--out", required=True)

@@ -81,11 +81,12 @@ rule provenance:
         ENV
     params:
         tables=lambda wc, input: table_arguments(input),
+        benchmarks=lambda wc: build_benchmarks(),
         scale=config["paper"]["scale"],
         config_hash=config_hash(config),
         code=code_digest("appendix", "paper"),  # re-run when this code changes
     shell:
-        "python -m iloco provenance --tables {params.tables} --benchmarks results/benchmarks"
+        "python -m iloco provenance --tables {params.tables} --benchmarks {params.benchmarks}"
         " --config-hash {params.config_hash} --scale {params.scale} --out {output} 2> {log}"
 
 

@@ -444,3 +444,19 @@ def test_code_change_reruns_its_downstream_jobs_but_never_training(built: Path):
     finally:
         src.write_text(original)
     assert planned_rules(snakemake(built, "--configfile", "config/test.yaml", "--dry-run")) == {}
+
+
+@pytest.mark.parametrize("cfg", ["config/config.yaml", "config/paper.yaml", "config/test.yaml"])
+def test_every_shipped_config_plans_and_the_appendix_times_every_job(repo_copy: Path, cfg: str):
+    """Each scale plans its whole DAG from scratch, and the provenance job is handed the
+    benchmark file of every planned job that has one (all but the jobs that write the appendix
+    and the PDF), so no config's shards go uncounted."""
+    proc = snakemake(repo_copy, "--configfile", cfg, "--dry-run", "--printshellcmds")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    jobs = planned_rules(proc)
+    assert jobs["paper"] == 1 and jobs["claims"] == 1
+    (command,) = [line for line in proc.stdout.splitlines() if "iloco provenance" in line]
+    files = re.findall(r"results/benchmarks/\S+\.tsv", command)
+    assert len(set(files)) == len(files)
+    untimed = ("all", "paper", "provenance", "paper_constants")
+    assert len(files) == sum(n for rule, n in jobs.items() if rule not in untimed)

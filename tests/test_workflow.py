@@ -359,6 +359,7 @@ def test_claims_table_and_appendices_in_the_paper(built: Path):
     assert ("FAIL" in text) == (not table["holds"].all())  # test scale marks, does not stop
     assert "This PDF was built at test scale from commit" in text
     assert "./repro paper figures/sp1_alpha.pdf" in text and "torch=2.13.0" in text
+    assert "--forceall" in text  # commands print as typed: no en-dash ligature
     for macros in ("claims.tex", "provenance.tex", "constants.tex"):
         assert not re.search(r"\bnan\b", (built / "paper" / "generated" / macros).read_text().lower()), macros
 

@@ -385,6 +385,22 @@ def test_provenance_counts_this_builds_jobs_only(built: Path, tmp_path: Path):
     assert f"\\newcommand{{\\ProvTotal}}{{{total}}}" in tex
 
 
+def test_claims_of_one_figure_match_the_papers(built: Path, tmp_path: Path):
+    """`./repro paper results/claims/<figure>.csv` checks one figure's claims on its tables
+    alone, with the same values as the paper's claims table."""
+    import shutil
+
+    repo = tmp_path / "repo"
+    shutil.copytree(built, repo, symlinks=True)
+    proc = snakemake(repo, "results/claims/nl1_separable.csv", "--configfile", "config/test.yaml")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert planned_rules(proc) == {"claims_figure": 1}
+    one = pd.read_csv(repo / "results" / "claims" / "nl1_separable.csv").set_index("claim")
+    paper = pd.read_csv(repo / "results" / "claims" / "claims.csv").set_index("claim").loc[one.index]
+    cols = ["measured", "reference", "op", "tol", "holds", "config_hash"]
+    pd.testing.assert_frame_equal(one[cols], paper[cols], check_dtype=False)  # 0 reads as int alone
+
+
 def test_a_claim_made_to_fail_flips_the_build_as_configured(built: Path, tmp_path: Path):
     """Doctor the SP1 table so that a claim that holds at test scale fails: with
     paper.claims: error the claims job stops the build naming it; with mark it is marked."""

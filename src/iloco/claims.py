@@ -39,9 +39,10 @@ TABLES = {
 }
 
 
-def table_arguments(paths) -> str:
-    """``NAME=PATH`` arguments of the claims and provenance jobs (``paths``: a rule's input)."""
-    return " ".join(f"{name}={paths[name]}" for name in TABLES)
+def table_arguments(paths, names=TABLES) -> str:
+    """``NAME=PATH`` arguments of the claims and provenance jobs (``paths``: a rule's input;
+    ``names``: the tables to pass, all by default)."""
+    return " ".join(f"{name}={paths[name]}" for name in names)
 
 
 #: Thresholds from the config that claims use (the same the macros and figures use).
@@ -489,6 +490,25 @@ CLAIMS: tuple[Claim, ...] = (
 )
 
 
+#: The figures claims are about (the stem of each claim's target), in the order of CLAIMS.
+FIGURES = tuple(dict.fromkeys(c.target.removeprefix("figures/").removesuffix(".pdf") for c in CLAIMS))
+
+
+def of_figure(figure: str | None) -> tuple[Claim, ...]:
+    """The claims about ``figure`` (all of them for None); an unknown figure is an error."""
+    if figure is None:
+        return CLAIMS
+    if figure not in FIGURES:
+        raise IlocoError(f"claims: no claims about figure {figure!r} (figures: {', '.join(FIGURES)})")
+    return tuple(c for c in CLAIMS if c.target == f"figures/{figure}.pdf")
+
+
+def tables_of(figure: str) -> dict[str, str]:
+    """The result tables the claims about ``figure`` read: name → path."""
+    names = {t for c in of_figure(figure) for t in c.tables}
+    return {name: path for name, path in TABLES.items() if name in names}
+
+
 def check_settings(settings: dict) -> dict:
     missing = [k for k in SETTINGS if k not in settings]
     if missing:
@@ -496,14 +516,15 @@ def check_settings(settings: dict) -> dict:
     return settings
 
 
-def evaluate(tables: dict[str, pd.DataFrame], settings: dict) -> pd.DataFrame:
-    """One row per claim: measured value, reference, relation, tolerance and whether it holds.
+def evaluate(tables: dict[str, pd.DataFrame], settings: dict, figure: str | None = None) -> pd.DataFrame:
+    """One row per claim (per claim about ``figure`` when given): measured value, reference,
+    relation, tolerance and whether it holds.
 
     A claim whose tables lack what it needs is an error naming the claim (a broken table is
     not a failed claim)."""
     check_settings(settings)
     rows = []
-    for c in CLAIMS:
+    for c in of_figure(figure):
         missing = [t for t in c.tables if t not in tables]
         if missing:
             raise IlocoError(f"claim {c.name}: no table {', '.join(missing)}")

@@ -605,6 +605,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--config-hash", default="")
     s.add_argument("--out-csv")
     s.add_argument("--out-tex")
+    s.add_argument("--figure", help="only the claims about this figure (e.g. nl1_separable); CSV only")
     s.add_argument("--list", action="store_true", help="print the claims as a Markdown table and exit")
     s.set_defaults(func=cmd_claims)
 
@@ -934,10 +935,12 @@ def cmd_claims(a) -> None:
     if a.list:
         print(claims.markdown(), end="")
         return
-    for flag in ("tables", "settings", "scale", "out_csv", "out_tex"):
+    need = ("tables", "settings", "scale", "out_csv") + (() if a.figure else ("out_tex",))
+    for flag in need:
         if getattr(a, flag) is None:
             raise IlocoError(f"claims: --{flag.replace('_', '-')} is required")
-    result = claims.evaluate(_named_tables(a.tables), _settings(a, "claims", claims.SETTINGS))
+    claims.of_figure(a.figure)  # an unknown figure is named before any table is read
+    result = claims.evaluate(_named_tables(a.tables), _settings(a, "claims", claims.SETTINGS), a.figure)
     failed = claims.failures(result)
     if failed and a.on_fail == "error":
         for r in result[~result["holds"].astype(bool)].itertuples():
@@ -953,7 +956,8 @@ def cmd_claims(a) -> None:
     for key, value in provenance.columns(a.config_hash).items():
         result[key] = value
     io.write_table(a.out_csv, result)
-    io.write_text(a.out_tex, claims.latex(result, a.scale))
+    if a.out_tex:
+        io.write_text(a.out_tex, claims.latex(result, a.scale))
 
 
 def cmd_constants_macros(a) -> None:

@@ -1,7 +1,8 @@
 # The paper: LaTeX sources in paper/, numbers from paper/generated/, figures from figures/.
 # Claims are checked on the result tables (paper.claims: error stops the build when one fails).
 
-from iloco.claims import TABLES as CLAIM_TABLES, table_arguments
+from iloco.claims import FIGURES as CLAIM_FIGURES, TABLES as CLAIM_TABLES
+from iloco.claims import table_arguments, tables_of
 
 PAPER_FIGURES = [
     "figures/sp1_alpha.pdf",
@@ -13,6 +14,13 @@ PAPER_FIGURES = [
     "figures/nl1_separable.pdf",
     "figures/nl2_rich_lazy.pdf",
 ] + expand("figures/{figure}.pdf", figure=LR_FIGURES)
+# The config thresholds the claims use, and the hash of them.
+CLAIM_SETTINGS = {
+    "sp1_bp_within": config["sp1"]["bp_within"],
+    "sp1_l2_within": config["sp1"]["l2_within"],
+    "lr_recover_within": config["lr"]["recover_within"],
+}
+CLAIM_HASH = config_hash(*CLAIM_SETTINGS.values())
 
 
 rule paper_constants:
@@ -47,25 +55,41 @@ rule claims:
         ENV
     params:
         tables=lambda wc, input: table_arguments(input),
-        settings=json.dumps(
-            {
-                "sp1_bp_within": config["sp1"]["bp_within"],
-                "sp1_l2_within": config["sp1"]["l2_within"],
-                "lr_recover_within": config["lr"]["recover_within"],
-            }
-        ),
+        settings=json.dumps(CLAIM_SETTINGS),
         scale=config["paper"]["scale"],
         on_fail=config["paper"]["claims"],
-        config_hash=lambda wc: config_hash(
-            config["sp1"]["bp_within"],
-            config["sp1"]["l2_within"],
-            config["lr"]["recover_within"],
-        ),
+        config_hash=CLAIM_HASH,
         code=code_digest("claims", "paper", "nl", "sp"),  # re-run when this code changes
     shell:
         "python -m iloco claims --tables {params.tables} --settings '{params.settings}'"
         " --scale {params.scale} --on-fail {params.on_fail} --config-hash {params.config_hash}"
         " --out-csv {output.csv} --out-tex {output.tex} 2> {log}"
+
+
+# The claims about one figure, on its tables alone: check a figure (at any scale) without
+# building the rest, e.g. ./repro paper results/claims/nl1_separable.csv
+rule claims_figure:
+    input:
+        unpack(lambda wc: tables_of(wc.figure)),
+    output:
+        "results/claims/{figure}.csv",
+    log:
+        "results/logs/claims/{figure}.log",
+    wildcard_constraints:
+        figure="|".join(CLAIM_FIGURES),
+    conda:
+        ENV
+    params:
+        tables=lambda wc, input: table_arguments(input, tables_of(wc.figure)),
+        settings=json.dumps(CLAIM_SETTINGS),
+        scale=config["paper"]["scale"],
+        on_fail=config["paper"]["claims"],
+        config_hash=CLAIM_HASH,
+        code=code_digest("claims", "paper", "nl", "sp"),  # re-run when this code changes
+    shell:
+        "python -m iloco claims --figure {wildcards.figure} --tables {params.tables}"
+        " --settings '{params.settings}' --scale {params.scale} --on-fail {params.on_fail}"
+        " --config-hash {params.config_hash} --out-csv {output} 2> {log}"
 
 
 rule provenance:

@@ -218,6 +218,7 @@ def run_nl1(spec: dict, seed: int, device: torch.device, progress: bool = False,
             hom["lr"],
             ts_h,
             checkpoint.part(arch) if checkpoint else None,
+            progress,
         )
         for r in range(k):
             Z = yh[r][:, None] * Xh[r]
@@ -325,6 +326,7 @@ def train_homogeneous(
     lr: float,
     record_at: list[int],
     checkpoint=None,
+    progress: bool = False,
 ) -> dict[str, np.ndarray]:
     """GD (autograd) on Σ_n ℓ(y_n f(x_n)) for homogeneous networks, one cell per loss, on the
     shared engine in segments ending at ``record_at`` (resumable with ``checkpoint``); records
@@ -364,7 +366,7 @@ def train_homogeneous(
         return rec
 
     recs = engine.run_segments(
-        state, step, per_loss, record_at, record, "NL1 homogeneous", CHECK_EVERY, checkpoint=checkpoint
+        state, step, per_loss, record_at, record, f"NL1 {arch}", CHECK_EVERY, progress, checkpoint
     ).records
     return {"steps": np.array(record_at), **{k: np.stack([r[k].numpy() for r in recs], 1) for k in recs[0]}}
 
@@ -502,6 +504,7 @@ def train_digits(
     steps: int,
     seed: int,
     checkpoint=None,
+    progress: bool = False,
 ) -> dict[str, torch.Tensor]:
     """Full-batch GD on the cross-entropy of ReLU MLPs, rows = ``seeds`` initializations, cells
     = init ``scales`` (fan-in Gaussian weights times the scale, zero biases), one engine run
@@ -542,7 +545,7 @@ def train_digits(
             st[k] -= lr * gk * keep.reshape(*keep.shape, *([1] * (gk.ndim - 2)))
 
     stop = engine.fixed_steps(steps, max(1, min(100, steps)))
-    engine.run_batched(state, step, loss, stop, "NL2 digits", False, checkpoint)
+    engine.run_batched(state, step, loss, stop, "NL2 digits", progress, checkpoint)
     return {k: state[k] for k in names}
 
 
@@ -559,9 +562,8 @@ def run_digits(spec: dict, seed: int, progress: bool = False, checkpoint=None) -
     accuracy after truncating W1 and W2 to rank k (W3 has rank ≤ 10) against the parameters
     kept, plus the singular values of W1 and W2 (rows with k = 0 hold the spectra)."""
     Xtr, ytr, Xte, yte = digits_data(spec["test_fraction"], seed)
-    p = train_digits(
-        Xtr, ytr, spec["hidden"], spec["init_scales"], spec["seeds"], spec["lr"], spec["steps"], seed, checkpoint
-    )
+    scales, lr = spec["init_scales"], spec["lr"]
+    p = train_digits(Xtr, ytr, spec["hidden"], scales, spec["seeds"], lr, spec["steps"], seed, checkpoint, progress)
     h = spec["hidden"]
     rows = []
     full = {"W1": 64 * h, "W2": h * h, "W3": h * 10}

@@ -850,7 +850,7 @@ def noise_trajectory(
             train_loss[:, :, index[t]] = loss(st).cpu().numpy()
         err[:, :, index[t]] = rel_dist(x, x_star[:, None, :])
 
-    run_segments(state, step, loss, [int(t) for t in steps], record, "SP3 noise", check_every=1000)
+    run_segments(state, step, loss, [int(t) for t in steps], record, "SP3 noise", 1000, progress)
     return {
         "err": err,
         "train_loss": train_loss,

@@ -490,8 +490,13 @@ CLAIMS: tuple[Claim, ...] = (
 )
 
 
-#: The figures claims are about (the stem of each claim's target), in the order of CLAIMS.
-FIGURES = tuple(dict.fromkeys(c.target.removeprefix("figures/").removesuffix(".pdf") for c in CLAIMS))
+def _figure(c: Claim) -> str:
+    """The figure a claim is about: the stem of its target."""
+    return c.target.removeprefix("figures/").removesuffix(".pdf")
+
+
+#: The figures claims are about, in the order of CLAIMS.
+FIGURES = tuple(dict.fromkeys(map(_figure, CLAIMS)))
 
 
 def of_figure(figure: str | None) -> tuple[Claim, ...]:
@@ -500,7 +505,7 @@ def of_figure(figure: str | None) -> tuple[Claim, ...]:
         return CLAIMS
     if figure not in FIGURES:
         raise IlocoError(f"claims: no claims about figure {figure!r} (figures: {', '.join(FIGURES)})")
-    return tuple(c for c in CLAIMS if c.target == f"figures/{figure}.pdf")
+    return tuple(c for c in CLAIMS if _figure(c) == figure)
 
 
 def tables_of(figure: str) -> dict[str, str]:

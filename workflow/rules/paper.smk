@@ -21,6 +21,7 @@ CLAIM_SETTINGS = {
     "lr_recover_within": config["lr"]["recover_within"],
 }
 CLAIM_HASH = config_hash(*CLAIM_SETTINGS.values())
+CLAIM_CODE = code_digest("claims", "paper", "nl", "sp")  # the code the claims run
 
 
 rule paper_constants:
@@ -59,7 +60,7 @@ rule claims:
         scale=config["paper"]["scale"],
         on_fail=config["paper"]["claims"],
         config_hash=CLAIM_HASH,
-        code=code_digest("claims", "paper", "nl", "sp"),  # re-run when this code changes
+        code=CLAIM_CODE,  # re-run when this code changes
     shell:
         "python -m iloco claims --tables {params.tables} --settings '{params.settings}'"
         " --scale {params.scale} --on-fail {params.on_fail} --config-hash {params.config_hash}"
@@ -80,12 +81,12 @@ rule claims_figure:
     conda:
         ENV
     params:
-        tables=lambda wc, input: table_arguments(input, tables_of(wc.figure)),
+        tables=lambda wc, input: table_arguments(input, input.keys()),
         settings=json.dumps(CLAIM_SETTINGS),
         scale=config["paper"]["scale"],
         on_fail=config["paper"]["claims"],
         config_hash=CLAIM_HASH,
-        code=code_digest("claims", "paper", "nl", "sp"),  # re-run when this code changes
+        code=CLAIM_CODE,  # re-run when this code changes
     shell:
         "python -m iloco claims --figure {wildcards.figure} --tables {params.tables}"
         " --settings '{params.settings}' --scale {params.scale} --on-fail {params.on_fail}"

@@ -35,9 +35,8 @@ shell.prefix(
     + '${{PYTHONPATH:+:$PYTHONPATH}}"; '
 )
 
-from iloco.config import config_hash, validate
-from iloco.provenance import code_digest
-from iloco.errors import IlocoError
+from iloco.core.config import validate
+from iloco.core.errors import IlocoError
 
 try:
     validate(config)
@@ -45,11 +44,13 @@ except IlocoError as err:
     sys.exit(f"iloco: error: {err}")
 
 
+include: "workflow/rules/common.smk"
 include: "workflow/rules/sp1.smk"
 include: "workflow/rules/sp2.smk"
 include: "workflow/rules/sp3.smk"
 include: "workflow/rules/id1.smk"
-include: "workflow/rules/id23.smk"
+include: "workflow/rules/id2.smk"
+include: "workflow/rules/id3.smk"
 include: "workflow/rules/nl1.smk"
 include: "workflow/rules/nl2.smk"
 include: "workflow/rules/lr.smk"

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from iloco import config
-from iloco.errors import IlocoError
+from iloco.core import config as core_config
+from iloco.core.errors import IlocoError
 
 from .conftest import REPO, snakemake
 
@@ -18,14 +18,14 @@ BASE = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
 
 @pytest.mark.parametrize("name", ["config.yaml", "paper.yaml", "test.yaml"])
 def test_shipped_configs_are_valid(name):
-    config.load(REPO / "config" / name)
+    core_config.load(REPO / "config" / name)
 
 
 def bad(edit):
     cfg = copy.deepcopy(BASE)
     edit(cfg)
     with pytest.raises(IlocoError) as err:
-        config.validate(cfg)
+        core_config.validate(cfg)
     msg = str(err.value)
     assert "\n" not in msg
     return msg
@@ -77,9 +77,9 @@ def test_unreadable_files(tmp_path):
     broken = tmp_path / "broken.yaml"
     broken.write_text("seed: [1, 2\n")
     with pytest.raises(IlocoError, match="broken.yaml: not valid YAML"):
-        config.load(broken)
+        core_config.load(broken)
     with pytest.raises(IlocoError, match="missing.yaml: cannot read"):
-        config.load(tmp_path / "missing.yaml")
+        core_config.load(tmp_path / "missing.yaml")
 
 
 @pytest.mark.workflow
@@ -187,7 +187,7 @@ def test_sp2_grid_too_large_for_memory_limit():
     assert "above sp2.memory_limit_gb" in msg and "raise sp2.shards" in msg
     ok = copy.deepcopy(BASE)  # more shards make the same grid fit
     ok["sp2"]["trials"], ok["sp2"]["shards"], ok["sp2"]["memory_limit_gb"] = 2000, 64, 2
-    config.validate(ok)
+    core_config.validate(ok)
 
 
 def test_sp2_and_sp3_cross_checks():

@@ -9,15 +9,17 @@ import numpy as np
 import pytest
 import torch
 
-from iloco import engine, ident
-from iloco.errors import IlocoError
+from iloco.core import engine
+from iloco.core.errors import IlocoError
+from iloco.ident import chain, networks, two_layer
+from iloco.ident import span as ident_span
 
 
 # ----------------------------------------------------------------------------- ID2
 def test_entangled_weights_are_the_second_layer_gradients_at_zero():
-    nets = ident.two_layer_networks(3, 6, 4, 2, "tanh", seed=2, theta_scale=0.5)
+    nets = two_layer.two_layer_networks(3, 6, 4, 2, "tanh", seed=2, theta_scale=0.5)
     x = torch.zeros(3, 1, 6, dtype=torch.float64, requires_grad=True)
-    g = ident.ACTIVATIONS["tanh"]
+    g = networks.ACTIVATIONS["tanh"]
     z = torch.bmm(g(torch.bmm(x, nets.A) + nets.theta.unsqueeze(1))[0], nets.Bw) + nets.tau.unsqueeze(1)
     V = nets.entangled()
     for ell in range(2):
@@ -31,14 +33,14 @@ def test_two_layer_hessians_near_zero_lie_in_the_model_span():
     span{a_i a_iᵀ, v_ℓ v_ℓᵀ} only at second order in the radius (the drift of v_ℓ(x)): the
     relative residual is ~2e-3 at radius 0.1, drops 4× when the radius halves, and is
     large at radius 1."""
-    nets = ident.two_layer_networks(2, 12, 5, 2, "tanh", seed=3, theta_scale=0.0)
+    nets = two_layer.two_layer_networks(2, 12, 5, 2, "tanh", seed=3, theta_scale=0.0)
     V = nets.entangled()
     T = torch.cat([nets.A, V], 2)
-    Q, _ = torch.linalg.qr(ident.sym_vec(torch.einsum("bdk,bek->bkde", T, T)).mT)
+    Q, _ = torch.linalg.qr(networks.sym_vec(torch.einsum("bdk,bek->bkde", T, T)).mT)
 
     def resid(radius):
-        pts = ident.sphere_points(2, 20, 12, radius, 0, 1)
-        h = ident.sym_vec(ident.autograd_hessians(nets.forward, pts))
+        pts = networks.sphere_points(2, 20, 12, radius, 0, 1)
+        h = networks.sym_vec(networks.autograd_hessians(nets.forward, pts))
         return float(((h - h @ Q @ Q.mT).norm(dim=2) / h.norm(dim=2)).max())
 
     r1, r2 = resid(0.1), resid(0.05)
@@ -47,29 +49,29 @@ def test_two_layer_hessians_near_zero_lie_in_the_model_span():
 
 
 def test_two_layer_identification_counts_queries_and_reports():
-    nets = ident.two_layer_networks(2, 6, 4, 2, "tanh", seed=1, theta_scale=0.1)
-    oracle = ident.Oracle(nets.forward, 6, 2)
-    res = ident.identify_two_layer(oracle, 4, 2, 8, radius=0.3, restarts=20)
+    nets = two_layer.two_layer_networks(2, 6, 4, 2, "tanh", seed=1, theta_scale=0.1)
+    oracle = networks.Oracle(nets.forward, 6, 2)
+    res = two_layer.identify_two_layer(oracle, 4, 2, 8, radius=0.3, restarts=20)
     assert (res.queries == 8 * (2 * 36 + 1)).all()
     assert (res.found.sum(axis=1) <= 6).all() and res.span_complete.all()
-    table = ident.evaluate_two_layer(nets, res, 0.05)
+    table = two_layer.evaluate_two_layer(nets, res, 0.05)
     assert set(table.columns) >= {"first_frac", "entangled_frac", "span_error", "spurious"}
     assert ((table["first_frac"] >= 0) & (table["first_frac"] <= 1)).all()
     assert ((table["span_error"] >= 0) & (table["span_error"] <= 1 + 1e-9)).all()
-    few = ident.identify_two_layer(ident.Oracle(nets.forward, 6, 2), 4, 2, 3, radius=0.3)
+    few = two_layer.identify_two_layer(networks.Oracle(nets.forward, 6, 2), 4, 2, 3, radius=0.3)
     assert not few.span_complete.any()  # N_h < m0 + m1 is never a complete span
 
 
 def test_two_layer_bad_inputs():
     with pytest.raises(IlocoError, match="1 <= m1 <= m0 <= d"):
-        ident.two_layer_networks(1, 5, 3, 4)
+        two_layer.two_layer_networks(1, 5, 3, 4)
     with pytest.raises(IlocoError, match="1 <= m1 <= m0 <= d"):
-        ident.two_layer_networks(1, 5, 6, 2)
+        two_layer.two_layer_networks(1, 5, 6, 2)
     with pytest.raises(IlocoError, match="activation 'relu'"):
-        ident.two_layer_networks(1, 5, 3, 2, "relu")
-    nets = ident.two_layer_networks(1, 5, 3, 2)
+        two_layer.two_layer_networks(1, 5, 3, 2, "relu")
+    nets = two_layer.two_layer_networks(1, 5, 3, 2)
     with pytest.raises(IlocoError, match="Oracle"):
-        ident.identify_two_layer(nets.forward, 3, 2, 5)
+        two_layer.identify_two_layer(nets.forward, 3, 2, 5)
 
 
 # ----------------------------------------------------------------------------- trainer
@@ -87,9 +89,9 @@ def _student(R=2, C=3, d=4, m=5, n=30, seed=0):
 def test_student_gradients_match_autograd(activation):
     X, y, W, c, b = _student()
     params = [p.clone().requires_grad_(True) for p in (W, c, b)]
-    f = ident._student_forward(X.unsqueeze(1), *params, activation)[0]
+    f = chain._student_forward(X.unsqueeze(1), *params, activation)[0]
     (0.5 * ((f - y.unsqueeze(1)) ** 2).mean(2)).sum().backward()
-    mine = ident.student_gradients(X.unsqueeze(1), y.unsqueeze(1), W, c, b, activation)
+    mine = chain.student_gradients(X.unsqueeze(1), y.unsqueeze(1), W, c, b, activation)
     for p, g in zip(params, mine, strict=True):
         assert torch.allclose(p.grad, g, rtol=1e-10, atol=1e-12)
 
@@ -99,13 +101,13 @@ def test_trainer_lowers_the_loss_and_cells_are_independent(optimizer, lr):
     X, y, W, c, b = _student()
     stop = engine.StopRule(max_steps=300, tol_loss=0.0, tol_change=0.0, check_every=50)
     kw = {"activation": "tanh", "optimizer": optimizer, "lr": lr, "stop": stop, "progress": False}
-    res = ident.train_students(X, y, W, c, b, **kw)
-    init = ((ident._student_forward(X.unsqueeze(1), W, c, b, "tanh")[0] - y.unsqueeze(1)) ** 2).mean(2) / (y * y).mean(
+    res = chain.train_students(X, y, W, c, b, **kw)
+    init = ((chain._student_forward(X.unsqueeze(1), W, c, b, "tanh")[0] - y.unsqueeze(1)) ** 2).mean(2) / (y * y).mean(
         1, keepdim=True
     )
     assert (res.loss < init.numpy()).all()
     # one cell of one row alone ends where it ends in the batch (no coupling across the batch)
-    one = ident.train_students(X[1:], y[1:], W[1:, 2:], c[1:, 2:], b[1:, 2:], **kw)
+    one = chain.train_students(X[1:], y[1:], W[1:, 2:], c[1:, 2:], b[1:, 2:], **kw)
     assert torch.allclose(one.state["W"][0, 0], res.state["W"][1, 2], rtol=0, atol=1e-12)
 
 
@@ -113,13 +115,13 @@ def test_trainer_rejects_unknown_optimizer_and_bad_lr():
     X, y, W, c, b = _student()
     stop = engine.StopRule(10, 0.0, 0.0, 5)
     with pytest.raises(IlocoError, match="optimizer 'sgd'"):
-        ident.train_students(X, y, W, c, b, activation="tanh", optimizer="sgd", lr=0.1, stop=stop)
+        chain.train_students(X, y, W, c, b, activation="tanh", optimizer="sgd", lr=0.1, stop=stop)
     with pytest.raises(IlocoError, match="learning rate"):
-        ident.train_students(X, y, W, c, b, activation="tanh", optimizer="gd", lr=-1.0, stop=stop)
+        chain.train_students(X, y, W, c, b, activation="tanh", optimizer="gd", lr=-1.0, stop=stop)
 
 
 # ----------------------------------------------------------------------------- the chain
-def _padded_students(teachers: ident.ShallowNets, width: int, seed: int = 0):
+def _padded_students(teachers: networks.ShallowNets, width: int, seed: int = 0):
     """Wide networks that compute exactly the teacher: each teacher neuron split into
     width/m copies with output weights summing to b_i (same direction, same bias)."""
     T, d, m = teachers.A.shape
@@ -137,7 +139,7 @@ def test_chain_identifies_a_wide_network_that_is_a_narrow_one():
     """A width-24 network that computes a width-3 teacher is identified as width 3 from queries,
     its compact network matches it to 1e-6, and the compression ratio is 24·(d+2)/(3·(d+2)+1)."""
     d, m, width = 8, 3, 24
-    teachers = ident.shallow_networks(3, d, m, "tanh", nonortho=0.0, seed=5)
+    teachers = networks.shallow_networks(3, d, m, "tanh", nonortho=0.0, seed=5)
     W, c, b = _padded_students(teachers, width)
     arrays = {
         "teacher_A": teachers.A.numpy(),
@@ -158,7 +160,7 @@ def test_chain_identifies_a_wide_network_that_is_a_narrow_one():
         "delta": 1e-2,
         "n_test": 500,
     }
-    table = ident.identify_chain(arrays, spec, seed=0, progress=False)
+    table = chain.identify_chain(arrays, spec, seed=0, progress=False)
     ide = table[table["method"] == "identification"]
     assert (ide["width"] == m).all() and (ide["m_hat"] == m).all()
     assert (ide["recovered"] == m).all()
@@ -182,9 +184,9 @@ def test_train_chain_small_run_is_seeded_and_learns():
         "init_scales": [0.01, 1.0],
         "train": {"lr": 0.5, "max_steps": 400, "tol_loss": 0.0, "check_every": 100},
     }
-    a = ident.train_chain(spec, seed=3, progress=False)
-    b = ident.train_chain(spec, seed=3, progress=False)
-    for key in ident.CHAIN_KEYS:
+    a = chain.train_chain(spec, seed=3, progress=False)
+    b = chain.train_chain(spec, seed=3, progress=False)
+    for key in chain.CHAIN_KEYS:
         assert np.array_equal(a[key], b[key]), key
     assert a["W"].shape == (2, 2, 4, 6)
     assert (a["train_loss"] < 0.5).all()  # relative MSE, from ~1 at init
@@ -207,7 +209,7 @@ def test_identification_beats_adam_on_the_same_budget():
         "n_test": 500,
         "baseline": {"restarts": 2, "lr": 1e-2, "steps": 300, "tol_loss": 0.0},
     }
-    t = ident.run_budget(spec, seed=1, progress=False)
+    t = chain.run_budget(spec, seed=1, progress=False)
     at = {meth: g.set_index(["n_hessians", "instance"]) for meth, g in t.groupby("method")}
     assert (at["identification"]["queries"] == at["adam"]["queries"]).all()
     full = at["identification"].loc[8]
@@ -226,16 +228,16 @@ def test_budget_spec_takes_the_shared_settings():
         "identify": {"h": 1e-3, "scheme": "central", "rank_tol": 0.1},
         "budget": {"d": 5, "m": 5, "trials": 1, "n_hessians": [5], "restarts_per_width": 3, "delta": 0.01},
     }
-    spec = ident.budget_spec(cfg)
+    spec = chain.budget_spec(cfg)
     assert spec["h"] == 1e-3 and spec["m"] == 5 and spec["nonortho"] == 0.1 and "rank_tol" not in spec
     assert math.isclose(spec["delta"], 0.01)
 
 
 def test_width_by_numerical_rank():
-    nets = ident.shallow_networks(2, 6, 3, seed=4)
-    pts = ident.sphere_points(2, 8, 6, 1.0, 0, 1)
-    H = ident.autograd_hessians(nets.forward, pts)
-    span = ident.estimate_span(H, None, rank_tol=1e-6)
+    nets = networks.shallow_networks(2, 6, 3, seed=4)
+    pts = networks.sphere_points(2, 8, 6, 1.0, 0, 1)
+    H = networks.autograd_hessians(nets.forward, pts)
+    span = ident_span.estimate_span(H, None, rank_tol=1e-6)
     assert (span.m_hat == 3).all() and span.complete.all()
     with pytest.raises(IlocoError, match="rank_tol"):
-        ident.estimate_span(H, None, rank_tol=1.5)
+        ident_span.estimate_span(H, None, rank_tol=1.5)

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 import torch
 
-from iloco import engine, io, sp
-from iloco.cli import main
-from iloco.errors import IlocoError
+from iloco.core import engine, io
+from iloco.core.cli import main
+from iloco.core.errors import IlocoError
+from iloco.sp import model, problems
 
 
 def test_atomic_path_leaves_nothing_on_failure(tmp_path):
@@ -22,22 +25,30 @@ def test_atomic_path_leaves_nothing_on_failure(tmp_path):
 
 def test_corrupt_and_missing_inputs_name_the_file(tmp_path):
     good = tmp_path / "inst.npz"
-    io.save_npz(good, **sp.make_instances(10, 5, 1, 1, seed=0))
+    io.save_npz(good, **problems.make_instances(10, 5, 1, 1, seed=0))
     trunc = tmp_path / "trunc.npz"
     trunc.write_bytes(good.read_bytes()[:200])
     with pytest.raises(IlocoError, match="trunc.npz: corrupt input"):
-        io.load_npz(trunc, sp.INSTANCE_KEYS)
+        io.load_npz(trunc, problems.INSTANCE_KEYS)
     with pytest.raises(IlocoError, match="inst.npz: corrupt input, missing arrays x_bp"):
-        io.load_npz(good, sp.BASELINE_KEYS)
+        io.load_npz(good, problems.BASELINE_KEYS)
     with pytest.raises(IlocoError, match="nope.npz: file not found"):
-        io.load_npz(tmp_path / "nope.npz", sp.INSTANCE_KEYS)
+        io.load_npz(tmp_path / "nope.npz", problems.INSTANCE_KEYS)
+
+
+#: The settings of an SP1 data and training job (what the rules pass as JSON).
+DATA = {"n": 20, "m": 10, "k": 2, "instances": 2, "nonzeros": "gaussian"}
+TRAIN = {"alphas": [0.1], "lr": 0.5, "max_steps": 100000, "tol_loss": 1e-10, "tol_change": 0.0, "check_every": 100}
+TRAIN["dtype"] = "float64"
 
 
 def test_cli_error_is_one_line_and_writes_nothing(tmp_path, capsys):
     bad = tmp_path / "bad.npz"
     bad.write_text("not a zip")
     out = tmp_path / "out.npz"
-    code = main(["sp1-train", "--instances", str(bad), "--depth", "2", "--alphas", "0.1", "--out", str(out)])
+    code = main(
+        ["sp1-train", "--instances", str(bad), "--depth", "2", "--settings", json.dumps(TRAIN), "--out", str(out)]
+    )
     err = capsys.readouterr().err
     assert code == 2 and err.count("\n") == 1 and "bad.npz" in err
     assert not out.exists()
@@ -45,10 +56,7 @@ def test_cli_error_is_one_line_and_writes_nothing(tmp_path, capsys):
 
 def test_cli_stages_chain(tmp_path):
     inst, base, shard, table = (tmp_path / f for f in ("i.npz", "b.npz", "depth2.npz", "t.csv"))
-    assert (
-        main(["sp1-data", "--n", "20", "--m", "10", "--k", "2", "--instances", "2", "--seed", "1", "--out", str(inst)])
-        == 0
-    )
+    assert main(["sp1-data", "--settings", json.dumps(DATA), "--seed", "1", "--out", str(inst)]) == 0
     assert main(["sp1-baselines", "--instances", str(inst), "--out", str(base)]) == 0
     assert (
         main(
@@ -58,10 +66,8 @@ def test_cli_stages_chain(tmp_path):
                 str(inst),
                 "--depth",
                 "2",
-                "--alphas",
-                "0.01,1",
-                "--max-steps",
-                "500",
+                "--settings",
+                json.dumps({**TRAIN, "alphas": [0.01, 1], "max_steps": 500}),
                 "--quiet",
                 "--device",
                 "cpu",
@@ -94,19 +100,19 @@ def test_cli_stages_chain(tmp_path):
 
 
 def test_same_seed_same_instances_and_growing_count_keeps_them():
-    a = sp.make_instances(20, 10, 2, 2, seed=9)
-    b = sp.make_instances(20, 10, 2, 3, seed=9)
+    a = problems.make_instances(20, 10, 2, 2, seed=9)
+    b = problems.make_instances(20, 10, 2, 3, seed=9)
     for key in ("A", "x_star", "y"):
         np.testing.assert_array_equal(a[key], b[key][:2])
 
 
 def test_engine_marks_divergence_and_budget():
-    inst = sp.make_instances(20, 10, 2, 2, seed=2)
+    inst = problems.make_instances(20, 10, 2, 2, seed=2)
     stop = engine.StopRule(max_steps=200, tol_loss=1e-30, tol_change=0.0, check_every=50)
     # lr far beyond the stability limit 2: the iterates blow up, the engine must say so
-    res = sp.train(inst, 2, [1.0, 1e-3], stop, 1.9e3, torch.device("cpu"), progress=False)
+    res = model.train(inst, 2, [1.0, 1e-3], stop, 1.9e3, torch.device("cpu"), progress=False)
     assert (res.status[:, 0] == engine.DIVERGED).all()
-    ok = sp.train(inst, 2, [1.0], stop, 0.5, torch.device("cpu"), progress=False)
+    ok = model.train(inst, 2, [1.0], stop, 0.5, torch.device("cpu"), progress=False)
     assert (ok.status == engine.MAX_STEPS).all() and (ok.steps == 200).all()
 
 
@@ -122,8 +128,8 @@ def test_device_choice():
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 def test_cuda_matches_cpu():
     """float64 on both: the same iterates up to reduction order (1e-9 relative on the limit)."""
-    inst = sp.make_instances(30, 15, 2, 3, seed=4)
+    inst = problems.make_instances(30, 15, 2, 3, seed=4)
     stop = engine.StopRule(max_steps=5000, tol_loss=1e-12, tol_change=0.0, check_every=100)
-    cpu = sp.network_output(sp.train(inst, 2, [1e-2, 1.0], stop, 0.5, torch.device("cpu"), progress=False), 2)
-    gpu = sp.network_output(sp.train(inst, 2, [1e-2, 1.0], stop, 0.5, torch.device("cuda"), progress=False), 2)
+    cpu = model.network_output(model.train(inst, 2, [1e-2, 1.0], stop, 0.5, torch.device("cpu"), progress=False), 2)
+    gpu = model.network_output(model.train(inst, 2, [1e-2, 1.0], stop, 0.5, torch.device("cuda"), progress=False), 2)
     np.testing.assert_allclose(gpu, cpu, rtol=1e-9, atol=1e-12)

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import math
 
 import numpy as np
 import pytest
 import torch
 
-from iloco import lr
-from iloco.engine import StopRule
-from iloco.errors import IlocoError
+from iloco.core.engine import StopRule
+from iloco.core.errors import IlocoError
+from iloco.lr import flow, model, problems
 
 CPU = torch.device("cpu")
 STOP = StopRule(max_steps=20_000, tol_loss=1e-6, tol_change=0.0, check_every=100)
@@ -19,9 +20,9 @@ STOP = StopRule(max_steps=20_000, tol_loss=1e-6, tol_change=0.0, check_every=100
 def _factor_velocity(fs: list[np.ndarray], grad_fn) -> list[np.ndarray]:
     """dW_j/dt = −∂L/∂W_j of the factors' gradient flow (W = fs[-1] ⋯ fs[0])."""
     ts = [torch.tensor(f)[None] for f in fs]
-    W, right = lr._product(ts)
+    W, right = model._product(ts)
     G = torch.tensor(grad_fn(W[0].numpy()))[None]
-    return [-g[0].numpy() for g in lr._factor_grads(ts, G, right)]
+    return [-g[0].numpy() for g in model._factor_grads(ts, G, right)]
 
 
 def _prod(fs):
@@ -38,14 +39,14 @@ def test_end_to_end_flow_matches_finite_differences_of_factorized_flow(depth):
     velocity, to 1e-6 relative (the FD error is O(h²) ≈ 1e-8 here)."""
     rng = np.random.default_rng(depth)
     d = 6
-    W_star = lr.ground_truth(d, 2, rng)
+    W_star = problems.ground_truth(d, 2, rng)
     mask = (rng.random((d, d)) < 0.6).astype(float)
 
     def grad(W):
         return (W - W_star) * mask / mask.sum()
 
     W0 = rng.standard_normal((d, d)) * 0.7
-    fs = lr.balanced_factors(W0, depth, rng)
+    fs = model.balanced_factors(W0, depth, rng)
     assert np.allclose(_prod(fs), W0, atol=1e-12)
     for j in range(depth - 1):  # balanced
         np.testing.assert_allclose(fs[j + 1].T @ fs[j + 1], fs[j] @ fs[j].T, atol=1e-12)
@@ -62,10 +63,10 @@ def test_end_to_end_flow_matches_finite_differences_of_factorized_flow(depth):
 
     h = 1e-4
     fd = (_prod(rk4(fs, h)) - _prod(rk4(fs, -h))) / (2 * h)
-    formula = depth * lr.end_to_end_velocity(torch.tensor(W0), torch.tensor(grad(W0)), depth).numpy()
+    formula = depth * flow.end_to_end_velocity(torch.tensor(W0), torch.tensor(grad(W0)), depth).numpy()
     assert np.linalg.norm(fd - formula) / np.linalg.norm(formula) < 1e-6
     # and a wrong formula (the other depth's kernel) is far off: the test can fail
-    wrong = depth * lr.end_to_end_velocity(torch.tensor(W0), torch.tensor(grad(W0)), depth + 1).numpy()
+    wrong = depth * flow.end_to_end_velocity(torch.tensor(W0), torch.tensor(grad(W0)), depth + 1).numpy()
     assert np.linalg.norm(fd - wrong) / np.linalg.norm(formula) > 1e-2
 
 
@@ -75,7 +76,7 @@ def test_closed_form_kernel_equals_literal_sum(depth):
     W = torch.tensor(rng.standard_normal((2, 5, 5)))
     G = torch.tensor(rng.standard_normal((2, 5, 5)))
     torch.testing.assert_close(
-        lr.end_to_end_velocity(W, G, depth), lr.end_to_end_velocity_sum(W, G, depth), rtol=1e-10, atol=1e-12
+        flow.end_to_end_velocity(W, G, depth), flow.end_to_end_velocity_sum(W, G, depth), rtol=1e-10, atol=1e-12
     )
 
 
@@ -96,59 +97,59 @@ def test_infinite_depth_closed_form_matches_quadrature_and_large_n():
     nodes, weights = np.polynomial.legendre.leggauss(400)
     s = (nodes + 1) / 2
     quad = sum(wt / 2 * power(W @ W.T, 1 - si) @ G @ power(W.T @ W, si) for si, wt in zip(s, weights, strict=True))
-    closed = -lr.end_to_end_velocity(torch.tensor(W), torch.tensor(G), math.inf).numpy()
+    closed = -flow.end_to_end_velocity(torch.tensor(W), torch.tensor(G), math.inf).numpy()
     np.testing.assert_allclose(closed, quad, rtol=0, atol=1e-10 * np.abs(quad).max())
     errs = []
     for n in (10, 100, 1000):
-        finite = -lr.end_to_end_velocity(torch.tensor(W), torch.tensor(G), n).numpy()
+        finite = -flow.end_to_end_velocity(torch.tensor(W), torch.tensor(G), n).numpy()
         errs.append(np.abs(finite - closed).max() / np.abs(closed).max())
     assert errs[2] < 5e-3 and errs[1] < errs[0] / 5 and errs[2] < errs[1] / 5
     # rank-deficient W: the kernel vanishes on a zero singular value, finite N and N = ∞ agree
     U, S, Vh = np.linalg.svd(W)
     S[-2:] = 0
     Wr = torch.tensor((U * S) @ Vh)
-    a = lr.end_to_end_velocity(Wr, torch.tensor(G), math.inf)
-    b = lr.end_to_end_velocity(Wr, torch.tensor(G), 10_000)
+    a = flow.end_to_end_velocity(Wr, torch.tensor(G), math.inf)
+    b = flow.end_to_end_velocity(Wr, torch.tensor(G), 10_000)
     assert torch.isfinite(a).all() and (a - b).abs().max() < 1e-3 * a.abs().max()
 
 
 def test_nuclear_norm_recovers_with_enough_observations():
-    inst = lr.make_instances("completion", 15, 1, [40, 150], 1, seed=2)
-    base = lr.nuclear_norm(inst)
+    inst = problems.make_instances("completion", 15, 1, [40, 150], 1, seed=2)
+    base = problems.nuclear_norm(inst)
     assert (base["status"] == 0).all()
-    err = lr.rel_error(base["W_nuc"][0], inst["W_star"][0])
+    err = problems.rel_error(base["W_nuc"][0], inst["W_star"][0])
     assert err[1] < 1e-4  # 150 of 225 entries: exact recovery (to the solver's tolerance)
     assert err[0] > 0.05  # 40 entries, below the 29 degrees of freedom x log: it fails
 
 
 def test_nuclear_norm_sensing_recovers():
-    inst = lr.make_instances("sensing", 8, 1, [60], 1, seed=3)
-    base = lr.nuclear_norm(inst)
-    assert base["status"][0, 0] == 0 and lr.rel_error(base["W_nuc"][0, 0], inst["W_star"][0]) < 1e-4
+    inst = problems.make_instances("sensing", 8, 1, [60], 1, seed=3)
+    base = problems.nuclear_norm(inst)
+    assert base["status"][0, 0] == 0 and problems.rel_error(base["W_nuc"][0, 0], inst["W_star"][0]) < 1e-4
 
 
 def test_depth3_recovers_where_depth2_does_not():
     """The quick setting (d = 30, rank 2, m = 260, α = 1e-3), one seeded instance: depth 3
     recovers W* (error < 0.05) and depth 2 does not (error above 3 times depth 3's)."""
-    inst = lr.make_instances("completion", 30, 2, [260], 1, seed=20240501)
+    inst = problems.make_instances("completion", 30, 2, [260], 1, seed=20240501)
     err = {}
     for depth in (2, 3):
-        res = lr.train(inst, depth, [1e-3], STOP, 0.5, CPU, progress=False, seed=20240501)
+        res = model.train(inst, depth, [1e-3], STOP, 0.5, CPU, progress=False, seed=20240501)
         assert res.status[0, 0] == 1  # converged to loss 1e-6
-        err[depth] = lr.rel_error(lr.product(res, depth)[0, 0], inst["W_star"][0])
+        err[depth] = problems.rel_error(model.product(res, depth)[0, 0], inst["W_star"][0])
     assert err[3] < 0.05 and err[2] > 3 * err[3], err
 
 
 def test_rmsprop_depth3_recovers_where_depth2_does_not():
     """The same quick setting trained by the normalized RMSprop at Arora et al.'s constants
     (η = 1e-3, β = 0.99): depth 3 recovers, depth 2 does not — the outcome of GD."""
-    inst = lr.make_instances("completion", 30, 2, [260], 1, seed=20240501)
+    inst = problems.make_instances("completion", 30, 2, [260], 1, seed=20240501)
     stop = StopRule(max_steps=40_000, tol_loss=1e-6, tol_change=0.0, check_every=100)
     err = {}
     for depth in (2, 3):
-        res = lr.train(inst, depth, [1e-3], stop, 1e-3, CPU, method="rmsprop", progress=False, seed=20240501)
+        res = model.train(inst, depth, [1e-3], stop, 1e-3, CPU, method="rmsprop", progress=False, seed=20240501)
         assert res.status[0, 0] == 1, res.steps  # converged to loss 1e-6
-        err[depth] = lr.rel_error(lr.product(res, depth)[0, 0], inst["W_star"][0])
+        err[depth] = problems.rel_error(model.product(res, depth)[0, 0], inst["W_star"][0])
     assert err[3] < 0.05 and err[2] > 3 * err[3], err
 
 
@@ -169,11 +170,11 @@ def test_rmsprop_steps_match_numpy_reference(depth):
     reference: each cell's own v_t = β v + (1 − β) Σ_j ‖∂L/∂W_j‖², bias-corrected, divides η;
     ε and β are far from their defaults so that both enter."""
     beta, eps, eta = 0.9, 1e-2, 0.05
-    inst = lr.make_instances("completion", 5, 1, [8, 20], 1, seed=7)
-    st = lr.initial_state(inst, depth, [0.3], eta, 0, CPU, torch.float64, method="rmsprop")
+    inst = problems.make_instances("completion", 5, 1, [8, 20], 1, seed=7)
+    st = model.initial_state(inst, depth, [0.3], eta, 0, CPU, torch.float64, method="rmsprop")
     fs = [[st[f"W{j}"][0, c].numpy().copy() for j in range(depth)] for c in range(2)]
-    step, _ = lr.make_step("completion", depth, "rmsprop", beta, eps)
-    mk = lr.masks(inst)[0]
+    step, _ = model.make_step("completion", depth, "rmsprop", beta, eps)
+    mk = problems.masks(inst)[0]
     v = [0.0, 0.0]
     for t in (1, 2):
         step(st, torch.zeros(1, 2, dtype=torch.bool))
@@ -192,9 +193,9 @@ def test_rmsprop_steps_match_numpy_reference(depth):
 def test_rmsprop_frozen_cells_keep_factors_and_buffers(task):
     """A frozen cell neither moves nor advances its running average or step count (also one
     frozen before its first step: no 0/0); the running cell does."""
-    inst = lr.make_instances(task, 5, 1, [10, 20], 2, seed=8)
-    st = lr.initial_state(inst, 2, [0.3], 1e-2, 0, CPU, torch.float64, method="rmsprop")
-    step, _ = lr.make_step(task, 2, "rmsprop")
+    inst = problems.make_instances(task, 5, 1, [10, 20], 2, seed=8)
+    st = model.initial_state(inst, 2, [0.3], 1e-2, 0, CPU, torch.float64, method="rmsprop")
+    step, _ = model.make_step(task, 2, "rmsprop")
     frozen = torch.tensor([[False, True], [False, False]])
     step(st, torch.zeros(2, 2, dtype=torch.bool))
     step(st, frozen)
@@ -205,7 +206,7 @@ def test_rmsprop_frozen_cells_keep_factors_and_buffers(task):
         assert not torch.equal(st[k][0, 0], before[k][0, 0]), k
         assert not torch.equal(st[k][1], before[k][1]), k
     assert st["sq_steps"].tolist() == [[3.0, 1.0], [3.0, 3.0]]
-    fresh = lr.initial_state(inst, 2, [0.3], 1e-2, 0, CPU, torch.float64, method="rmsprop")
+    fresh = model.initial_state(inst, 2, [0.3], 1e-2, 0, CPU, torch.float64, method="rmsprop")
     start = {k: v.clone() for k, v in fresh.items()}
     step(fresh, torch.tensor([[True, False], [True, True]]))
     for k in ("W0", "W1", "sq_avg", "sq_steps"):
@@ -216,13 +217,13 @@ def test_rmsprop_frozen_cells_keep_factors_and_buffers(task):
 def test_rmsprop_resumes_from_checkpoint_bitwise(tmp_path, monkeypatch):
     """RMSprop's running averages and step counts are engine state: a run interrupted after a
     checkpoint and resumed ends bitwise where an uninterrupted run ends."""
-    from iloco import engine
+    from iloco.core import engine
 
-    inst = lr.make_instances("completion", 8, 1, [30, 50], 2, seed=6)
+    inst = problems.make_instances("completion", 8, 1, [30, 50], 2, seed=6)
     stop = StopRule(max_steps=800, tol_loss=1e-9, tol_change=0.0, check_every=50)
 
     def run(ckpt=None):
-        res = lr.train(inst, 3, [1e-2], stop, 1e-2, CPU, method="rmsprop", progress=False, checkpoint=ckpt)
+        res = model.train(inst, 3, [1e-2], stop, 1e-2, CPU, method="rmsprop", progress=False, checkpoint=ckpt)
         return {k: res.state[k].numpy() for k in ("W0", "W2", "sq_avg", "sq_steps")} | {"steps": res.steps}
 
     ref = run()
@@ -249,24 +250,24 @@ def test_rmsprop_resumes_from_checkpoint_bitwise(tmp_path, monkeypatch):
 def test_batched_equals_per_trial(method, lrate):
     """Cells share nothing: training a batch equals training each cell alone (for rmsprop:
     each cell has its own running average and normalization)."""
-    inst = lr.make_instances("completion", 8, 1, [30, 50], 2, seed=5)
+    inst = problems.make_instances("completion", 8, 1, [30, 50], 2, seed=5)
     stop = StopRule(max_steps=600, tol_loss=1e-6, tol_change=0.0, check_every=50)
     alphas = [1e-2, 1e-1]
     kw = dict(method=method, progress=False, seed=1)
-    batched = lr.product(lr.train(inst, 2, alphas, stop, lrate, CPU, **kw), 2)
+    batched = model.product(model.train(inst, 2, alphas, stop, lrate, CPU, **kw), 2)
     for i in range(2):
         for j, m in enumerate(inst["observations"]):
             one = {k: v[i : i + 1] for k, v in inst.items() if k not in ("task", "observations")}
             one.update(task=inst["task"], observations=np.array([m]))
             for a, alpha in enumerate(alphas):
-                single = lr.product(lr.train(one, 2, [alpha], stop, lrate, CPU, **kw), 2)[0, 0]
+                single = model.product(model.train(one, 2, [alpha], stop, lrate, CPU, **kw), 2)[0, 0]
                 np.testing.assert_allclose(batched[i, j * len(alphas) + a], single, rtol=0, atol=1e-12)
 
 
 def test_sensing_gradient_matches_autograd():
-    inst = lr.make_instances("sensing", 5, 1, [12, 20], 1, seed=4)
-    st = lr.initial_state(inst, 2, [0.5], 0.5, 0, CPU, torch.float64)
-    step, loss = lr.make_step("sensing", 2)
+    inst = problems.make_instances("sensing", 5, 1, [12, 20], 1, seed=4)
+    st = model.initial_state(inst, 2, [0.5], 0.5, 0, CPU, torch.float64)
+    step, loss = model.make_step("sensing", 2)
     W0, W1 = (st[k].clone().requires_grad_() for k in ("W0", "W1"))
     loss({**st, "W0": W0, "W1": W1}).sum().backward()
     before = (st["W0"].clone(), st["W1"].clone())
@@ -277,26 +278,34 @@ def test_sensing_gradient_matches_autograd():
 
 
 def test_effective_rank():
-    assert lr.effective_rank(np.ones(7)) == pytest.approx(7)
-    assert lr.effective_rank(np.array([3.0, 0, 0])) == pytest.approx(1)
-    assert 1 < lr.effective_rank(np.array([3.0, 1.0, 0.1])) < 3
+    assert problems.effective_rank(np.ones(7)) == pytest.approx(7)
+    assert problems.effective_rank(np.array([3.0, 0, 0])) == pytest.approx(1)
+    assert 1 < problems.effective_rank(np.array([3.0, 1.0, 0.1])) < 3
 
 
 @pytest.mark.parametrize(
     "call, match",
     [
-        (lambda: lr.make_instances("completion", 5, 5, [10], 1, 0), "rank < d"),
-        (lambda: lr.make_instances("completion", 5, 7, [10], 1, 0), "rank < d"),
-        (lambda: lr.make_instances("completion", 5, 1, [10, 26], 1, 0), "observations 26 outside 1..d"),
-        (lambda: lr.make_instances("denoising", 5, 1, [10], 1, 0), "task 'denoising' is not one of"),
-        (lambda: lr.make_step("completion", 2, "adam"), "method 'adam' is not one of"),
-        (lambda: lr.make_step("completion", 2, "rmsprop", beta=1.0), "rmsprop needs 0 <= beta < 1"),
+        (lambda: problems.make_instances("completion", 5, 5, [10], 1, 0), "rank < d"),
+        (lambda: problems.make_instances("completion", 5, 7, [10], 1, 0), "rank < d"),
+        (lambda: problems.make_instances("completion", 5, 1, [10, 26], 1, 0), "observations 26 outside 1..d"),
+        (lambda: problems.make_instances("denoising", 5, 1, [10], 1, 0), "task 'denoising' is not one of"),
+        (lambda: model.make_step("completion", 2, "adam"), "method 'adam' is not one of"),
+        (lambda: model.make_step("completion", 2, "rmsprop", beta=1.0), "rmsprop needs 0 <= beta < 1"),
         (
-            lambda: lr.train(lr.make_instances("completion", 5, 1, [10], 1, 0), 2, [0.1], STOP, 0.5, CPU, method="sgd"),
+            lambda: model.train(
+                problems.make_instances("completion", 5, 1, [10], 1, 0), 2, [0.1], STOP, 0.5, CPU, method="sgd"
+            ),
             "method 'sgd' is not one of gd, rmsprop",
         ),
-        (lambda: lr.train(lr.make_instances("completion", 5, 1, [10], 1, 0), 2, [0.0], STOP, 0.5, CPU), "alphas"),
-        (lambda: lr.train(lr.make_instances("completion", 5, 1, [10], 1, 0), 0, [0.1], STOP, 0.5, CPU), "depth"),
+        (
+            lambda: model.train(problems.make_instances("completion", 5, 1, [10], 1, 0), 2, [0.0], STOP, 0.5, CPU),
+            "alphas",
+        ),
+        (
+            lambda: model.train(problems.make_instances("completion", 5, 1, [10], 1, 0), 0, [0.1], STOP, 0.5, CPU),
+            "depth",
+        ),
     ],
 )
 def test_bad_inputs_are_one_line_errors(call, match):
@@ -306,10 +315,12 @@ def test_bad_inputs_are_one_line_errors(call, match):
 
 
 def test_cli_rejects_bad_rank(tmp_path, capsys):
-    from iloco.cli import main
+    from iloco.core.cli import main
 
-    code = main(["lr-data", "--task", "completion", "--d", "5", "--rank", "5", "--observations", "10"]
-                + ["--instances", "1", "--seed", "0", "--out", str(tmp_path / "x.npz")])  # fmt: skip
+    settings = json.dumps({"d": 5, "rank": 5, "observations": [10], "instances": 1})
+    code = main(
+        ["lr-data", "--task", "completion", "--settings", settings, "--seed", "0", "--out", str(tmp_path / "x.npz")]
+    )
     assert code == 2
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and err.startswith("iloco: error: lr: need 1 <= rank < d")

@@ -8,23 +8,23 @@ import numpy as np
 import pytest
 import torch
 
-from iloco import nl
-from iloco.errors import IlocoError
+from iloco.core.errors import IlocoError
+from iloco.nl import analysis, rich_lazy, separable
 
 
 @pytest.fixture(scope="module")
 def soudry_run():
     """Soudry's Figure 1 data, both losses, 10^5 GD steps with step 1/‖Z‖²."""
-    X, y = nl.soudry_data(48, seed=0)
+    X, y = separable.soudry_data(48, seed=0)
     Z = torch.as_tensor((y[:, None] * X)[None])
-    ts = nl.log_steps(100_000, 8)
-    run = nl.train_linear(Z, ["logistic", "exp"], 1.0, ts)
-    return X, y, nl.trajectories("soudry", X[None], y[None], run, ["logistic", "exp"])
+    ts = separable.log_steps(100_000, 8)
+    run = separable.train_linear(Z, ["logistic", "exp"], 1.0, ts)
+    return X, y, separable.trajectories("soudry", X[None], y[None], run, ["logistic", "exp"])
 
 
 def test_svm_of_soudry_data_has_the_expected_margin():
-    X, y = nl.soudry_data(48, seed=0)
-    w = nl.hard_margin_svm(X, y)
+    X, y = separable.soudry_data(48, seed=0)
+    w = separable.hard_margin_svm(X, y)
     assert np.allclose(w, [0.5, 0.5], atol=1e-6)
     margins = y * (X @ w)
     assert margins.min() == pytest.approx(1.0, abs=1e-6)
@@ -36,7 +36,7 @@ def test_loss_decays_like_one_over_t(soudry_run):
     (the log log t corrections), so the tolerance is 0.15."""
     _, _, tr = soudry_run
     for _, g in tr.groupby("loss_fn"):
-        assert nl.loss_exponent(g["t"].to_numpy(), g["loss"].to_numpy()) == pytest.approx(-1.0, abs=0.15)
+        assert analysis.loss_exponent(g["t"].to_numpy(), g["loss"].to_numpy()) == pytest.approx(-1.0, abs=0.15)
 
 
 def test_norm_slope_per_decade_matches_the_svm_norm(soudry_run):
@@ -47,9 +47,9 @@ def test_norm_slope_per_decade_matches_the_svm_norm(soudry_run):
     target = math.log(10) * math.sqrt(0.5)
     for _, g in tr.groupby("loss_fn"):
         t, norm = g["t"].to_numpy(), g["w_norm"].to_numpy()
-        last = nl.norm_slope_per_decade(t, norm)
+        last = analysis.norm_slope_per_decade(t, norm)
         assert last == pytest.approx(target, rel=0.2)
-        earlier = nl.norm_slope_per_decade(t[t <= 10_000], norm[t <= 10_000])
+        earlier = analysis.norm_slope_per_decade(t[t <= 10_000], norm[t <= 10_000])
         assert earlier < last < target
 
 
@@ -62,11 +62,11 @@ def test_direction_turns_to_the_svm(soudry_run):
 
 
 def test_batched_equals_single():
-    X1, y1 = nl.random_separable(20, 4, 0.2, seed=1)
-    X2, y2 = nl.random_separable(20, 4, 0.2, seed=2)
+    X1, y1 = separable.random_separable(20, 4, 0.2, seed=1)
+    X2, y2 = separable.random_separable(20, 4, 0.2, seed=2)
     Z = torch.as_tensor(np.stack([y1[:, None] * X1, y2[:, None] * X2]))
-    both = nl.train_linear(Z, ["logistic"], 1.0, [10, 100])
-    one = nl.train_linear(Z[1:], ["logistic"], 1.0, [10, 100])
+    both = separable.train_linear(Z, ["logistic"], 1.0, [10, 100])
+    one = separable.train_linear(Z[1:], ["logistic"], 1.0, [10, 100])
     assert np.allclose(both["w"][1], one["w"][0], rtol=0, atol=1e-13)
 
 
@@ -74,47 +74,51 @@ def test_bad_inputs():
     X = np.array([[1.0, 0.0], [-1.0, 0.0], [2.0, 0.0]])
     y = np.array([1.0, 1.0, -1.0])  # +x and -x in the same class: nothing through 0 separates them
     with pytest.raises(IlocoError, match="not linearly separable"):
-        nl.hard_margin_svm(X, y)
+        separable.hard_margin_svm(X, y)
     Z = torch.ones(1, 3, 2, dtype=torch.float64)
     with pytest.raises(IlocoError, match="loss 'hinge'"):
-        nl.train_linear(Z, ["hinge"], 1.0, [10])
+        separable.train_linear(Z, ["hinge"], 1.0, [10])
     with pytest.raises(IlocoError, match="recording steps must increase"):
-        nl.train_linear(Z, ["exp"], 1.0, [10, 5])
+        separable.train_linear(Z, ["exp"], 1.0, [10, 5])
 
 
-@pytest.mark.parametrize("arch", nl.ARCHS)
+@pytest.mark.parametrize("arch", separable.ARCHS)
 def test_networks_are_homogeneous_of_their_degree(arch):
     X = torch.randn(1, 7, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
-    p = nl.init_homogeneous(arch, 1, 2, 3, 4, 1.0, seed=1)
-    f1 = nl._homogeneous_forward(p, X, arch)
-    f2 = nl._homogeneous_forward({k: 2 * v for k, v in p.items()}, X, arch)
-    assert torch.allclose(f2, 2 ** nl.degree(arch) * f1, rtol=1e-12)
+    p = separable.init_homogeneous(arch, 1, 2, 3, 4, 1.0, seed=1)
+    f1 = separable._homogeneous_forward(p, X, arch)
+    f2 = separable._homogeneous_forward({k: 2 * v for k, v in p.items()}, X, arch)
+    assert torch.allclose(f2, 2 ** separable.degree(arch) * f1, rtol=1e-12)
 
 
 def test_deep_linear_turns_to_the_svm_and_relu_margin_rises():
-    X, y = nl.random_separable(40, 5, 0.2, seed=3)
+    X, y = separable.random_separable(40, 5, 0.2, seed=3)
     Xt, yt = torch.as_tensor(X[None]), torch.as_tensor(y[None])
-    svm = nl.hard_margin_svm(X, y)
-    ts = nl.log_steps(5000, 3)
-    run = nl.train_homogeneous(Xt, yt, "linear2", nl.init_homogeneous("linear2", 1, 1, 5, 8, 0.3, 0), ["exp"], 0.01, ts)
+    svm = separable.hard_margin_svm(X, y)
+    ts = separable.log_steps(5000, 3)
+    run = separable.train_homogeneous(
+        Xt, yt, "linear2", separable.init_homogeneous("linear2", 1, 1, 5, 8, 0.3, 0), ["exp"], 0.01, ts
+    )
     w = run["end_to_end"][0, :, 0]
     cos = w @ svm / np.linalg.norm(w, axis=1) / np.linalg.norm(svm)
     assert cos[-1] > 0.99 and cos[-1] > cos[len(cos) // 2]
-    relu = nl.train_homogeneous(Xt, yt, "relu2", nl.init_homogeneous("relu2", 1, 1, 5, 20, 0.3, 0), ["exp"], 0.01, ts)
+    relu = separable.train_homogeneous(
+        Xt, yt, "relu2", separable.init_homogeneous("relu2", 1, 1, 5, 20, 0.3, 0), ["exp"], 0.01, ts
+    )
     q = relu["margin"][0, :, 0]
     assert q[-1] > 0 and q[-1] > q[len(q) // 2]
     with pytest.raises(IlocoError, match="architecture 'cnn'"):
-        nl.init_homogeneous("cnn", 1, 1, 5, 8, 0.3, 0)
+        separable.init_homogeneous("cnn", 1, 1, 5, 8, 0.3, 0)
 
 
 def test_rank_measures_and_direction_clusters():
     rng = np.random.default_rng(0)
     u = rng.standard_normal(6)
     W = np.outer(u, rng.uniform(0.5, 1.5, 10))  # ten neurons along one direction
-    assert nl.effective_rank(W) == pytest.approx(1.0, abs=1e-6) and nl.stable_rank(W) == pytest.approx(1.0)
-    assert nl.direction_clusters(W, np.ones(10)) == 1
-    assert nl.effective_rank(np.eye(5)) == pytest.approx(5.0)
-    assert nl.direction_clusters(np.eye(5), np.ones(5)) == 5
+    assert analysis.effective_rank(W) == pytest.approx(1.0, abs=1e-6) and analysis.stable_rank(W) == pytest.approx(1.0)
+    assert analysis.direction_clusters(W, np.ones(10)) == 1
+    assert analysis.effective_rank(np.eye(5)) == pytest.approx(5.0)
+    assert analysis.direction_clusters(np.eye(5), np.ones(5)) == 5
 
 
 def test_small_init_is_rich_and_large_init_is_lazy():
@@ -130,7 +134,11 @@ def test_small_init_is_rich_and_large_init_is_lazy():
         max_steps=3000,
         tol_loss=1e-6,
     )
-    t = nl.run_teacher_regimes(spec, seed=1, device=torch.device("cpu")).groupby("init_scale").median(numeric_only=True)
+    t = (
+        rich_lazy.run_teacher_regimes(spec, seed=1, device=torch.device("cpu"))
+        .groupby("init_scale")
+        .median(numeric_only=True)
+    )
     assert t.loc[1e-3, "effective_rank"] < t.loc[4.0, "effective_rank"] / 2
     assert t.loc[1e-3, "directions"] < t.loc[4.0, "directions"] / 2
     assert t.loc[1e-3, "rel_change"] > 10 and t.loc[4.0, "rel_change"] < 0.3
@@ -138,13 +146,13 @@ def test_small_init_is_rich_and_large_init_is_lazy():
 
 def test_truncation_at_full_rank_leaves_accuracy_unchanged():
     spec = dict(test_fraction=0.3, hidden=8, init_scales=[1.0], seeds=1, lr=0.1, steps=50, ranks=[2, 8])
-    t = nl.run_digits(spec, seed=0)
+    t = rich_lazy.run_digits(spec, seed=0)
     tr = t[t["kind"] == "truncation"].set_index("rank")
-    Xtr, ytr, Xte, yte = nl.digits_data(0.3, 0)
-    p = nl.train_digits(Xtr, ytr, 8, [1.0], 1, 0.1, 50, 0)
-    untruncated = float((nl._mlp_logits(p, Xte).argmax(3) == yte).double().mean())
+    Xtr, ytr, Xte, yte = rich_lazy.digits_data(0.3, 0)
+    p = rich_lazy.train_digits(Xtr, ytr, 8, [1.0], 1, 0.1, 50, 0)
+    untruncated = float((rich_lazy._mlp_logits(p, Xte).argmax(3) == yte).double().mean())
     assert tr.loc[8, "accuracy"] == pytest.approx(untruncated, abs=1e-12)
     assert tr.loc[8, "params_kept"] == tr.loc[8, "params_total"]
-    assert torch.allclose(nl.truncate(p["W2"], 8), p["W2"], atol=1e-12)
+    assert torch.allclose(analysis.truncate(p["W2"], 8), p["W2"], atol=1e-12)
     with pytest.raises(IlocoError, match="test_fraction"):
-        nl.digits_data(1.5, 0)
+        rich_lazy.digits_data(1.5, 0)

@@ -9,22 +9,27 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from iloco import paper, plotting
-from iloco.cli import main
+from iloco.core import stats, style
+from iloco.core import tex as core_tex
+from iloco.core.cli import main
+from iloco.ident import figures as ident_figures
+from iloco.paper import constants, latex
+from iloco.sp import figures as sp_figures
+from iloco.sp import macros
 
 
 def test_sci_formatting():
-    assert paper.sci(1e-3) == r"\ensuremath{10^{-3}}"
-    assert paper.sci(0.02) == r"\ensuremath{0.02}"
-    assert paper.sci(0.0031) == r"\ensuremath{3.1\times 10^{-3}}"
-    assert paper.sci(10.0) == r"\ensuremath{10}"
+    assert core_tex.sci(1e-3) == r"\ensuremath{10^{-3}}"
+    assert core_tex.sci(0.02) == r"\ensuremath{0.02}"
+    assert core_tex.sci(0.0031) == r"\ensuremath{3.1\times 10^{-3}}"
+    assert core_tex.sci(10.0) == r"\ensuremath{10}"
 
 
 def test_thresholds():
     alpha = pd.Series([1e-3, 1e-2, 1e-1, 1.0])
-    assert paper.threshold_below(alpha, pd.Series([1e-4, 5e-4, 0.2, 0.5]), 1e-3) == 1e-2
-    assert math.isnan(paper.threshold_below(alpha, pd.Series([0.1, 1e-4, 0.2, 0.5]), 1e-3))
-    assert paper.threshold_above(alpha, pd.Series([0.9, 0.5, 1e-4, 1e-5]), 1e-3) == 1e-1
+    assert stats.threshold_below(alpha, pd.Series([1e-4, 5e-4, 0.2, 0.5]), 1e-3) == 1e-2
+    assert math.isnan(stats.threshold_below(alpha, pd.Series([0.1, 1e-4, 0.2, 0.5]), 1e-3))
+    assert stats.threshold_above(alpha, pd.Series([0.9, 0.5, 1e-4, 1e-5]), 1e-3) == 1e-1
 
 
 def fake_table() -> pd.DataFrame:
@@ -57,7 +62,7 @@ def fake_table() -> pd.DataFrame:
 
 
 def test_macros_from_table():
-    tex = paper.sp1_macros(fake_table(), 1e-3, 1e-2, "test")
+    tex = macros.sp1_macros(fake_table(), 1e-3, 1e-2, "test")
     assert r"\newcommand{\SPoneMaxSteps}{123}" in tex
     assert r"\newcommand{\SPoneConverged}{12}" in tex
     assert r"\newcommand{\SPoneBPRangeTwo}{every $\alpha \le$ \ensuremath{10^{-3}} of the grid}" in tex
@@ -66,8 +71,8 @@ def test_macros_from_table():
 
 def test_figure_is_deterministic(tmp_path):
     a, b = tmp_path / "a.pdf", tmp_path / "b.pdf"
-    plotting.save(plotting.sp1_alpha(fake_table(), 1e-3), a)
-    plotting.save(plotting.sp1_alpha(fake_table(), 1e-3), b)
+    style.save(sp_figures.sp1_alpha(fake_table(), 1e-3), a)
+    style.save(sp_figures.sp1_alpha(fake_table(), 1e-3), b)
     assert a.read_bytes() == b.read_bytes()
     assert b"/CreationDate" not in a.read_bytes()
     assert b"/CIDFontType2" in a.read_bytes() and b"/Type3" not in a.read_bytes()  # TrueType, not Type 3
@@ -77,7 +82,7 @@ def test_latex_failure_is_one_line(tmp_path):
     tex = tmp_path / "bad.tex"
     tex.write_text(r"\documentclass{article}\begin{document}\undefinedmacro\end{document}")
     with pytest.raises(Exception) as err:
-        paper.build_pdf(tex, tmp_path / "bad.pdf", tmp_path / "aux")
+        latex.build_pdf(tex, tmp_path / "bad.pdf", tmp_path / "aux")
     assert "latexmk failed" in str(err.value) and "\n" not in str(err.value)
     assert not (tmp_path / "bad.pdf").exists()
 
@@ -143,8 +148,8 @@ def test_id3_figure_is_deterministic(tmp_path):
         ]
     )
     a, b = tmp_path / "a.pdf", tmp_path / "b.pdf"
-    plotting.save(plotting.id3_chain(chain, budget), a)
-    plotting.save(plotting.id3_chain(chain, budget), b)
+    style.save(ident_figures.id3_chain(chain, budget), a)
+    style.save(ident_figures.id3_chain(chain, budget), b)
     assert a.read_bytes() == b.read_bytes()
 
 
@@ -175,12 +180,12 @@ def test_no_hand_typed_numbers_in_the_paper_sources():
     """Every number in the text comes from paper/generated/ (results, settings, published values)."""
     sources = [PAPER / "main.tex", *sorted((PAPER / "sections").glob("*.tex"))]
     assert len(sources) >= 7
-    found = {str(p.relative_to(PAPER)): paper.hand_typed_numbers(p.read_text()) for p in sources}
+    found = {str(p.relative_to(PAPER)): latex.hand_typed_numbers(p.read_text()) for p in sources}
     assert not {k: v for k, v in found.items() if v}, found
 
 
 def test_hand_typed_number_check_catches_results_and_spares_equations():
-    flagged = paper.hand_typed_numbers(
+    flagged = latex.hand_typed_numbers(
         "at 2000 observations depth~3 recovers,\n"
         "until $L\\le 10^{-6}$; error 0.85 % a comment 1234\n"
         "with $N_h\\le16$ and 85--100\\,\\% \\cite{arora2019} \\ref{fig:2}"
@@ -189,22 +194,22 @@ def test_hand_typed_number_check_catches_results_and_spares_equations():
     assert [line for line, _ in flagged] == [1, 2, 2, 3, 3, 3]
     spared = "$x^2$, $\\tfrac{1}{2}$, $\\ell_1$, depth 2 and 3, depth-4, their Figure~1, the 50\\,\\% level"
     spared += ", $\\ln(10)$"
-    assert paper.hand_typed_numbers(spared) == []
+    assert latex.hand_typed_numbers(spared) == []
 
 
 def test_constants_macros_carry_settings_and_published_values():
-    from iloco import published
+    from iloco.lr import spec
 
-    tex = paper.constants_macros({"lr_tol_loss": 1e-6})
+    tex = constants.constants_macros({"lr_tol_loss": 1e-6})
     assert r"\newcommand{\SetLRTolLoss}{\ensuremath{10^{-6}}}" in tex
-    assert rf"\newcommand{{\PubLRObsLow}}{{{published.LR1_ARORA['low_obs']}}}" in tex
+    assert rf"\newcommand{{\PubLRObsLow}}{{{spec.LR1_ARORA['low_obs']}}}" in tex
     assert r"\newcommand{\PubIDoneRange}{85--100\,\%}" in tex
     assert r"\newcommand{\SetBand}{10--90\,\%}" in tex
 
 
 def test_claim_predicates_with_tolerance_and_broken_tables():
-    from iloco import claims
-    from iloco.errors import IlocoError
+    from iloco.core import claims, family
+    from iloco.core.errors import IlocoError
 
     c = claims.Claim("x", "SP", "text", ("sp1",), lambda tb, s: (0.0, 0.0), "<=", 0.1, "figures/x.pdf")
     assert c.holds(0.1, 0.0) and not c.holds(0.11, 0.0)
@@ -215,16 +220,16 @@ def test_claim_predicates_with_tolerance_and_broken_tables():
     with pytest.raises(IlocoError, match="claim lr1-completion-depth: no table lr_completion"):
         claims.evaluate({}, settings)
     with pytest.raises(IlocoError, match="claim .*: cannot evaluate on tables"):
-        claims.evaluate({name: pd.DataFrame({"a": [1]}) for name in claims.TABLES}, settings)
+        claims.evaluate({name: pd.DataFrame({"a": [1]}) for name in family.tables()}, settings)
     with pytest.raises(IlocoError, match="settings lack"):
         claims.evaluate({}, {})
 
 
 def test_claims_of_one_figure():
-    from iloco import claims
-    from iloco.errors import IlocoError
+    from iloco.core import claims
+    from iloco.core.errors import IlocoError
 
-    assert sum(len(claims.of_figure(f)) for f in claims.FIGURES) == len(claims.CLAIMS)
+    assert sum(len(claims.of_figure(f)) for f in claims.figures()) == len(claims.all_claims())
     assert {c.name for c in claims.of_figure("nl1_separable")} == {"nl1-loss-rate", "nl1-norm-growth", "nl1-angle"}
     assert claims.tables_of("nl1_separable") == {"nl1": "results/nl1/separable.csv"}
     assert set(claims.tables_of("lr1_completion")) == {"lr_completion", "lr_sensing"}
@@ -236,15 +241,15 @@ def test_claims_of_one_figure():
 
 
 def test_readme_lists_every_claim():
-    from iloco import claims
+    from iloco.core import claims
 
     readme = (PAPER.parent / "README.md").read_text()
     assert claims.markdown() in readme, "README's claims table is stale: paste `iloco claims --list`"
 
 
 def test_job_times_and_figure_costs_from_benchmark_files(tmp_path):
-    from iloco import appendix
-    from iloco.errors import IlocoError
+    from iloco.core.errors import IlocoError
+    from iloco.paper import appendix
 
     header = "s\th:m:s\tmax_rss\tmax_vms\tmax_uss\tmax_pss\tio_in\tio_out\tmean_load\tcpu_time\n"
     for job, s, rss in (("sp1/data", 1.5, 100.0), ("sp1/train_depth2", 10.0, 300.0), ("bench/sp1_trainer", 99, 1.0)):

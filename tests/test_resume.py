@@ -15,20 +15,22 @@ import pandas as pd
 import pytest
 import torch
 
-from iloco import engine, io, sp
-from iloco.cli import main
-from iloco.errors import IlocoError
+from iloco.core import engine, io
+from iloco.core.cli import main
+from iloco.core.errors import IlocoError
+from iloco.sp import model, problems, tables
 
 from .conftest import workflow_env
 
 #: Long enough that the kill lands mid-way (about 4 s of training on a 2-core CPU).
-TRAIN = ["--depth", "2", "--alphas", "1e-3,0.1,10", "--max-steps", "60000", "--check-every", "100", "--quiet"]
+SETTINGS = {"alphas": [1e-3, 0.1, 10], "lr": 0.5, "max_steps": 60000, "tol_loss": 1e-10, "tol_change": 0.0}
+TRAIN = ["--depth", "2", "--settings", json.dumps({**SETTINGS, "check_every": 100, "dtype": "float64"}), "--quiet"]
 
 
 @pytest.fixture(scope="module")
 def instances(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("inst") / "inst.npz"
-    io.save_npz(path, **sp.make_instances(30, 15, 2, 3, seed=7, nonzeros="sign"))
+    io.save_npz(path, **problems.make_instances(30, 15, 2, 3, seed=7, nonzeros="sign"))
     return path
 
 
@@ -49,7 +51,7 @@ def train_cmd(instances: Path, out: Path, *extra: str) -> list[str]:
 
 def shard(path: Path) -> dict[str, np.ndarray]:
     """A training shard without its timing."""
-    data = io.load_npz(path, sp.TRAIN_KEYS)
+    data = io.load_npz(path, model.TRAIN_KEYS)
     data.pop("wall_time_s")
     return data
 
@@ -111,7 +113,7 @@ def killed_after_first_save(args: list[str], saves: int = 1) -> None:
 def test_checkpoint_of_another_job_is_not_resumed(instances, uninterrupted, tmp_path, capsys):
     ckpt, out = tmp_path / "depth2.pt", tmp_path / "depth2.npz"
     args = ["sp1-train", "--instances", str(instances), "--checkpoint", str(ckpt), "--checkpoint-every-s", "0"]
-    shorter = [a if a != "60000" else "30000" for a in TRAIN]
+    shorter = [a.replace("60000", "30000") for a in TRAIN]
     killed_after_first_save([*args, *shorter, "--out", str(out)])
     assert ckpt.exists() and not out.exists()
     assert main([*args, *TRAIN, "--out", str(out)]) == 0
@@ -197,22 +199,22 @@ def test_divergence_is_recorded_per_cell_not_fatal():
 
 
 def test_diverged_cells_reach_the_table_as_diverged():
-    inst = sp.make_instances(20, 10, 2, 2, seed=2)
-    base = sp.solve_baselines(inst)
+    inst = problems.make_instances(20, 10, 2, 2, seed=2)
+    base = problems.solve_baselines(inst)
     stop = engine.StopRule(max_steps=200, tol_loss=1e-30, tol_change=0.0, check_every=50)
-    arrays = sp.train_arrays(inst, 2, [1.0], stop, 1.9e3, torch.device("cpu"), torch.float64, progress=False)
-    table = sp.tabulate(inst, base, {2: arrays})
+    arrays = model.train_arrays(inst, 2, [1.0], stop, 1.9e3, torch.device("cpu"), torch.float64, progress=False)
+    table = tables.tabulate(inst, base, {2: arrays})
     assert (table["status"] == "diverged").all() and len(table) == 2
     assert table[["dist_xstar", "dist_bp", "dist_l2"]].isna().all().all()
 
 
 def test_table_columns_stable_across_resume(tmp_path):
     """The resumed shard gives the same table rows as the uninterrupted one (timing aside)."""
-    inst = sp.make_instances(20, 10, 2, 2, seed=3)
-    base = sp.solve_baselines(inst)
+    inst = problems.make_instances(20, 10, 2, 2, seed=3)
+    base = problems.solve_baselines(inst)
     stop = engine.StopRule(max_steps=3000, tol_loss=1e-12, tol_change=0.0, check_every=100)
     cpu = torch.device("cpu")
-    ref = sp.train_arrays(inst, 2, [0.01, 1.0], stop, 0.5, cpu, torch.float64, progress=False)
+    ref = model.train_arrays(inst, 2, [0.01, 1.0], stop, 0.5, cpu, torch.float64, progress=False)
     ck = engine.Checkpoint(tmp_path / "c.pt", "j", every_s=0)
     real_save, count = engine.Checkpoint.save, {"n": 0}
 
@@ -225,13 +227,13 @@ def test_table_columns_stable_across_resume(tmp_path):
     engine.Checkpoint.save = save_then_die
     try:
         with pytest.raises(KeyboardInterrupt):
-            sp.train_arrays(inst, 2, [0.01, 1.0], stop, 0.5, cpu, torch.float64, False, ck)
+            model.train_arrays(inst, 2, [0.01, 1.0], stop, 0.5, cpu, torch.float64, False, ck)
     finally:
         engine.Checkpoint.save = real_save
-    res = sp.train_arrays(inst, 2, [0.01, 1.0], stop, 0.5, cpu, torch.float64, False, ck)
+    res = model.train_arrays(inst, 2, [0.01, 1.0], stop, 0.5, cpu, torch.float64, False, ck)
     drop = ["wall_time_s"]
-    a = sp.tabulate(inst, base, {2: ref}).drop(columns=drop)
-    b = sp.tabulate(inst, base, {2: res}).drop(columns=drop)
+    a = tables.tabulate(inst, base, {2: ref}).drop(columns=drop)
+    b = tables.tabulate(inst, base, {2: res}).drop(columns=drop)
     pd.testing.assert_frame_equal(a, b, check_exact=True)
 
 

@@ -348,10 +348,10 @@ def test_sp2_success_threshold_change_reruns_only_the_table_and_after(built: Pat
 
 
 def test_claims_table_and_appendices_in_the_paper(built: Path):
-    from iloco import claims
+    from iloco.core import claims
 
     table = pd.read_csv(built / "results" / "claims" / "claims.csv")
-    assert list(table["claim"]) == [c.name for c in claims.CLAIMS]
+    assert list(table["claim"]) == [c.name for c in claims.all_claims()]
     for col in ("measured", "reference", "op", "tol", "holds", "target", "commit", "config_hash"):
         assert col in table.columns, col
     text = pdf_text(built / "paper" / "main.pdf")
@@ -369,7 +369,7 @@ def test_provenance_counts_this_builds_jobs_only(built: Path, tmp_path: Path):
     counted in the appendix's job count and time; this build's own files all are."""
     import shutil
 
-    from iloco import appendix
+    from iloco.paper import appendix
 
     repo = tmp_path / "repo"
     shutil.copytree(built, repo, symlinks=True)
@@ -442,22 +442,33 @@ def test_report_has_every_figure_with_its_caption(built: Path, tmp_path: Path):
         for branch in re.split(r"{%.*?%}", rst.read_text()):
             if branch.split():
                 assert " ".join(branch.split()[:5]) in html, rst.name
-    from iloco.appendix import FIGURE_JOBS
+    from iloco.paper.appendix import FIGURE_JOBS
 
     for fig in FIGURE_JOBS:
         assert f"{fig}.pdf" in html, fig
 
 
 def test_code_change_reruns_its_downstream_jobs_but_never_training(built: Path):
-    """Shell rules do not see the package's code: figures, macros and claims carry a digest
-    of the modules they run (iloco.provenance.code_digest), so editing one re-runs them."""
-    src = built / "src" / "iloco" / "claims.py"
+    """Shell rules do not see the package's code: figures, macros, claims and the appendix carry
+    a digest of the packages they run (their family and the core, whole), so editing a function
+    that only a notebook calls (SP2's theory curve) re-plans the SP figures and macros, the
+    claims and the paper, and no training or data job."""
+    src = built / "src" / "iloco" / "sp" / "grid.py"
     original = src.read_text()
+    assert "def l1_transition_curve(" in original
     try:
-        src.write_text(original + "\n# an edit\n")
+        src.write_text(original.replace("def l1_transition_curve(", "def l1_transition_curve(  # an edit\n", 1))
         proc = snakemake(built, "--configfile", "config/test.yaml", "--dry-run")
         assert proc.returncode == 0, proc.stderr[-2000:]
-        assert planned_rules(proc) == {"claims": 1, "provenance": 1, "paper": 1, "all": 1}
+        plan = planned_rules(proc)
+        assert {"sp2_figure", "sp2_macros", "claims", "paper"} <= plan.keys()
+        assert set(plan) <= {f"sp{i}_{kind}" for i in (1, 2, 3) for kind in ("figure", "macros")} | {
+            "claims",
+            "paper_constants",
+            "provenance",
+            "paper",
+            "all",
+        }
     finally:
         src.write_text(original)
     assert planned_rules(snakemake(built, "--configfile", "config/test.yaml", "--dry-run")) == {}

@@ -1,3 +1,3 @@
-from iloco.cli import main
+from iloco.core.cli import main
 
 raise SystemExit(main())

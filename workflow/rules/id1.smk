@@ -2,7 +2,9 @@
 # rank-one elements -> biases and output weights). One job per sweep; rules call `iloco`.
 
 ID1 = config["id1"]
-ID1_SWEEPS = ["recovery", "noise", "wide", "queries"]
+from iloco.ident import spec as ident_spec
+
+ID1_SWEEPS = list(ident_spec.SWEEPS)
 ID1_COMMON = {key: value for key, value in ID1.items() if key not in ID1_SWEEPS}
 
 
@@ -19,8 +21,7 @@ rule id1_sweep:
         ENV
     threads: config["threads"]
     resources:
-        # wants a GPU unless the config says cpu (profiles/local-gpu and profiles/slurm use it)
-        gpu=0 if config["device"] == "cpu" else 1,
+        gpu=GPU,
     params:
         # the shared settings and this sweep's section: a sweep reruns only when they change
         settings=lambda wc: json.dumps(
@@ -55,11 +56,9 @@ rule id1_figure:
     conda:
         ENV
     params:
-        code=code_digest("plotting", "published"),  # re-run when this code changes
+        code=code("ident"),  # re-run when this code changes
     shell:
-        "papermill {input.notebook} {output.notebook}.part.ipynb -k python3 --log-output"
-        " -p results_dir results/id1 -p out_pdf {output.pdf} 2> {log}"
-        " && mv {output.notebook}.part.ipynb {output.notebook}"
+        notebook("-p results_dir results/id1 -p out_pdf {output.pdf}")
 
 
 rule id1_macros:
@@ -74,6 +73,6 @@ rule id1_macros:
     conda:
         ENV
     params:
-        code=code_digest("paper"),  # re-run when this code changes
+        code=code("ident"),  # re-run when this code changes
     shell:
         "python -m iloco id1-macros --tables {input} --out {output} 2> {log}"

@@ -1,19 +1,6 @@
 # The jobs of this config's build, for the provenance appendix (included after the family rules).
 # The wildcard values of this config's jobs, per rule with wildcards.
-JOB_WILDCARDS = {
-    "sp1_train": {"depth": sorted(SP1_ALPHAS)},
-    "sp1_potential": {"depth": sorted(SP1_ALPHAS)},
-    "sp2_potential": {"depth": sorted(SP2_RUNS)},
-    "sp2_train": {"depth": sorted(SP2_RUNS), "shard": range(SP2["shards"])},
-    "id1_sweep": {"sweep": ID1_SWEEPS},
-    "nl2_run": {"part": ["teacher", "digits"]},
-    "lr_data": {"task": LR_TASKS},
-    "lr_nuclear": {"task": LR_TASKS},
-    "lr_train": {"task": LR_TASKS, "method": LR_METHODS, "depth": LR["depths"]},
-    "lr_table": {"task": LR_TASKS},
-    "lr_flow": {"part": ["depths", "gd"]},
-    "lr_figure": {"figure": LR_FIGURES},
-}
+JOB_WILDCARDS = family.wildcards(config)  # declared by each family's spec
 
 
 def build_benchmarks():

@@ -2,23 +2,26 @@
 # LR1 completion and sensing (GD and normalized RMSprop per depth vs the nuclear norm), LR2 dynamics, LR3 end-to-end
 # flows up to infinite depth. Rules are thin: each calls one `iloco` subcommand.
 
+from iloco.lr import spec as lr_spec
+
 LR = config["lr"]
-LR_TASKS = ["completion", "sensing"]
+LR_TASKS = list(lr_spec.TASKS)
 LR_TRAIN = LR["train"]
 LR_METHODS = LR["methods"]
-# per method: the learning rate, the step budget and the optimizer's own flags (gd has none)
-LR_OPT = {
-    "gd": {"lr": LR_TRAIN["lr"], "max_steps": LR_TRAIN["max_steps"], "flags": ""},
-    "rmsprop": {
-        "lr": LR["rmsprop"]["lr"],
-        "max_steps": LR["rmsprop"]["max_steps"],
-        "flags": f" --beta {LR['rmsprop']['beta']} --eps {LR['rmsprop']['eps']}",
-    },
+# per method: the settings of its training jobs (rmsprop adds its decay and epsilon)
+_LR_COMMON = {
+    key: LR_TRAIN[key] for key in ("tol_loss", "tol_change", "check_every", "dtype")
 }
-LR_SEED = {
-    "completion": config["seed"],
-    "sensing": config["seed"] + 1,
-}  # lr.SEED_OFFSET
+LR_OPT = {
+    "gd": {
+        **_LR_COMMON,
+        "alphas": LR["alphas"],
+        "lr": LR_TRAIN["lr"],
+        "max_steps": LR_TRAIN["max_steps"],
+    },
+    "rmsprop": {**_LR_COMMON, "alphas": LR["alphas"], **LR["rmsprop"]},
+}
+LR_SEED = {task: config["seed"] + lr_spec.SEED_OFFSET[task] for task in LR_TASKS}
 
 
 # The config values that determine each LR table.
@@ -54,14 +57,10 @@ rule lr_data:
     conda:
         ENV
     params:
-        d=lambda wc: LR[wc.task]["d"],
-        rank=lambda wc: LR[wc.task]["rank"],
-        observations=lambda wc: ",".join(str(m) for m in LR[wc.task]["observations"]),
-        instances=lambda wc: LR[wc.task]["instances"],
+        settings=lambda wc: json.dumps(LR[wc.task], sort_keys=True),
         seed=lambda wc: LR_SEED[wc.task],
     shell:
-        "python -m iloco lr-data --task {wildcards.task} --d {params.d} --rank {params.rank}"
-        " --observations {params.observations} --instances {params.instances} --seed {params.seed}"
+        "python -m iloco lr-data --task {wildcards.task} --settings '{params.settings}' --seed {params.seed}"
         " --out {output} 2> {log}"
 
 
@@ -79,11 +78,9 @@ rule lr_nuclear:
     conda:
         ENV
     params:
-        eps=LR["nuclear"]["eps"],
-        max_iters=LR["nuclear"]["max_iters"],
+        settings=json.dumps(LR["nuclear"], sort_keys=True),
     shell:
-        "python -m iloco lr-nuclear --instances {input} --eps {params.eps} --max-iters {params.max_iters}"
-        " --out {output} 2> {log}"
+        "python -m iloco lr-nuclear --instances {input} --settings '{params.settings}' --out {output} 2> {log}"
 
 
 rule lr_train:
@@ -103,29 +100,18 @@ rule lr_train:
         ENV
     threads: config["threads"]
     resources:
-        # wants a GPU unless the config says cpu (profiles/local-gpu and profiles/slurm use it)
-        gpu=0 if config["device"] == "cpu" else 1,
+        gpu=GPU,
         # a runtime setting, not a result-changing parameter: changing it reruns nothing
         checkpoint_every_s=config["checkpoint_every_s"],
     params:
-        alphas=",".join(str(a) for a in LR["alphas"]),
-        lr=lambda wc: LR_OPT[wc.method]["lr"],
-        max_steps=lambda wc: LR_OPT[wc.method]["max_steps"],
-        flags=lambda wc: LR_OPT[wc.method]["flags"],
-        tol_loss=LR_TRAIN["tol_loss"],
-        tol_change=LR_TRAIN["tol_change"],
-        check_every=LR_TRAIN["check_every"],
-        dtype=LR_TRAIN["dtype"],
+        settings=lambda wc: json.dumps(LR_OPT[wc.method], sort_keys=True),
         seed=lambda wc: LR_SEED[wc.task],
         device=config["device"],
         checkpoint="results/checkpoints/lr/{task}_{method}_depth{depth}.pt",
     shell:
-        "python -m iloco lr-train --instances {input} --depth {wildcards.depth} --alphas {params.alphas}"
-        " --method {wildcards.method}{params.flags}"
-        " --lr {params.lr} --max-steps {params.max_steps} --tol-loss {params.tol_loss}"
-        " --tol-change {params.tol_change} --check-every {params.check_every} --dtype {params.dtype}"
-        " --seed {params.seed} --device {params.device} --threads {threads} --checkpoint {params.checkpoint}"
-        " --checkpoint-every-s {resources.checkpoint_every_s} --out {output} 2> {log}"
+        "python -m iloco lr-train --instances {input} --depth {wildcards.depth} --method {wildcards.method}"
+        " --settings '{params.settings}' --seed {params.seed} --device {params.device} --threads {threads}"
+        " --checkpoint {params.checkpoint} --checkpoint-every-s {resources.checkpoint_every_s} --out {output} 2> {log}"
 
 
 rule lr_table:
@@ -165,7 +151,7 @@ rule lr_dynamics:
         ENV
     threads: config["threads"]
     resources:
-        gpu=0 if config["device"] == "cpu" else 1,
+        gpu=GPU,
     params:
         settings=json.dumps(LR["dynamics"], sort_keys=True),
         seed=config["seed"],
@@ -207,7 +193,7 @@ LR_TABLES = {
     "flow_depths": "results/lr/flow_depths.csv",
     "gd_vs_flow": "results/lr/flow_gd.csv",
 }
-LR_FIGURES = ["lr1_completion", "lr2_dynamics", "lr3_flow"]
+LR_FIGURES = list(lr_spec.FIGURES)
 
 
 rule lr_figure:
@@ -229,11 +215,11 @@ rule lr_figure:
         ENV
     params:
         recover_within=LR["recover_within"],
-        code=code_digest("plotting", "published"),  # re-run when this code changes
+        code=code("lr"),  # re-run when this code changes
     shell:
-        "papermill {input.notebook} {output.notebook}.part.ipynb -k python3 --log-output"
-        " -p results_dir results/lr -p out_pdf {output.pdf} -p recover_within {params.recover_within} 2> {log}"
-        " && mv {output.notebook}.part.ipynb {output.notebook}"
+        notebook(
+            "-p results_dir results/lr -p out_pdf {output.pdf} -p recover_within {params.recover_within}"
+        )
 
 
 rule lr_macros:
@@ -248,10 +234,15 @@ rule lr_macros:
     conda:
         ENV
     params:
-        recover_within=LR["recover_within"],
-        scale=config["paper"]["scale"],
-        code=code_digest("paper"),  # re-run when this code changes
+        settings=json.dumps(
+            {
+                "recover_within": LR["recover_within"],
+                "scale": config["paper"]["scale"],
+            },
+            sort_keys=True,
+        ),
+        code=code("lr"),  # re-run when this code changes
     shell:
         "python -m iloco lr-macros --completion {input.completion} --sensing {input.sensing}"
         " --dynamics {input.dynamics} --flow-depths {input.flow_depths} --gd-vs-flow {input.gd_vs_flow}"
-        " --recover-within {params.recover_within} --scale {params.scale} --out {output} 2> {log}"
+        " --settings '{params.settings}' --out {output} 2> {log}"

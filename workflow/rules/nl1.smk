@@ -14,7 +14,7 @@ rule nl1_run:
         ENV
     threads: config["threads"]
     resources:
-        gpu=0 if config["device"] == "cpu" else 1,
+        gpu=GPU,
         # a runtime setting, not a result-changing parameter: changing it reruns nothing
         checkpoint_every_s=config["checkpoint_every_s"],
     params:
@@ -49,11 +49,9 @@ rule nl1_figure:
     conda:
         ENV
     params:
-        code=code_digest("plotting", "published"),  # re-run when this code changes
+        code=code("nl"),  # re-run when this code changes
     shell:
-        "papermill {input.notebook} {output.notebook}.part.ipynb -k python3 --log-output"
-        " -p table_csv {input.table} -p out_pdf {output.pdf} 2> {log}"
-        " && mv {output.notebook}.part.ipynb {output.notebook}"
+        notebook("-p table_csv {input.table} -p out_pdf {output.pdf}")
 
 
 rule nl1_macros:
@@ -68,6 +66,6 @@ rule nl1_macros:
     conda:
         ENV
     params:
-        code=code_digest("paper", "nl"),  # re-run when this code changes
+        code=code("nl"),  # re-run when this code changes
     shell:
         "python -m iloco nl1-macros --table {input} --out {output} 2> {log}"

@@ -16,7 +16,7 @@ rule nl2_run:
         ENV
     threads: config["threads"]
     resources:
-        gpu=lambda wc: 0 if config["device"] == "cpu" or wc.part == "digits" else 1,
+        gpu=lambda wc: 0 if wc.part == "digits" else GPU,
         # a runtime setting, not a result-changing parameter: changing it reruns nothing
         checkpoint_every_s=config["checkpoint_every_s"],
     params:
@@ -54,11 +54,11 @@ rule nl2_figure:
     conda:
         ENV
     params:
-        code=code_digest("plotting", "published"),  # re-run when this code changes
+        code=code("nl"),  # re-run when this code changes
     shell:
-        "papermill {input.notebook} {output.notebook}.part.ipynb -k python3 --log-output"
-        " -p teacher_csv {input.teacher} -p digits_csv {input.digits} -p out_pdf {output.pdf}"
-        " 2> {log} && mv {output.notebook}.part.ipynb {output.notebook}"
+        notebook(
+            "-p teacher_csv {input.teacher} -p digits_csv {input.digits} -p out_pdf {output.pdf}"
+        )
 
 
 rule nl2_macros:
@@ -74,7 +74,7 @@ rule nl2_macros:
     conda:
         ENV
     params:
-        code=code_digest("paper"),  # re-run when this code changes
+        code=code("nl"),  # re-run when this code changes
     shell:
         "python -m iloco nl2-macros --teacher {input.teacher} --digits {input.digits}"
         " --out {output} 2> {log}"

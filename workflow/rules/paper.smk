@@ -1,19 +1,12 @@
 # The paper: LaTeX sources in paper/, numbers from paper/generated/, figures from figures/.
 # Claims are checked on the result tables (paper.claims: error stops the build when one fails).
 
-from iloco.claims import FIGURES as CLAIM_FIGURES, TABLES as CLAIM_TABLES
-from iloco.claims import table_arguments, tables_of
+from iloco.core import claims as core_claims
+from iloco.core.claims import table_arguments, tables_of
 
-PAPER_FIGURES = [
-    "figures/sp1_alpha.pdf",
-    "figures/sp2_phase.pdf",
-    "figures/sp3_depth_sgd_noise.pdf",
-    "figures/id1_identification.pdf",
-    "figures/id2_two_layer.pdf",
-    "figures/id3_chain.pdf",
-    "figures/nl1_separable.pdf",
-    "figures/nl2_rich_lazy.pdf",
-] + expand("figures/{figure}.pdf", figure=LR_FIGURES)
+CLAIM_TABLES = family.tables()
+CLAIM_FIGURES = core_claims.figures()
+PAPER_FIGURES = [f"figures/{stem}.pdf" for stem in family.figures()]
 # The config thresholds the claims use, and the hash of them.
 CLAIM_SETTINGS = {
     "sp1_bp_within": config["sp1"]["bp_within"],
@@ -21,7 +14,7 @@ CLAIM_SETTINGS = {
     "lr_recover_within": config["lr"]["recover_within"],
 }
 CLAIM_HASH = config_hash(*CLAIM_SETTINGS.values())
-CLAIM_CODE = code_digest("claims", "paper", "nl", "sp")  # the code the claims run
+CLAIM_CODE = code(*FAMILIES)  # the code the claims run: every family's claims module
 
 
 rule paper_constants:
@@ -33,7 +26,7 @@ rule paper_constants:
         ENV
     params:
         settings=json.dumps({"lr_tol_loss": config["lr"]["train"]["tol_loss"]}),
-        code=code_digest("paper", "published", "sp", "plotting"),  # re-run when this code changes
+        code=code("paper", *FAMILIES),  # re-run when this code changes
     shell:
         "python -m iloco constants-macros --settings '{params.settings}' --out {output} 2> {log}"
 
@@ -98,6 +91,8 @@ rule provenance:
         **CLAIM_TABLES,
         figures=PAPER_FIGURES,
         claims="results/claims/claims.csv",
+        # every job it times must have finished: the macros jobs too (else a race drops them)
+        macros=family.macros(),
     output:
         "paper/generated/provenance.tex",
     log:
@@ -109,7 +104,7 @@ rule provenance:
         benchmarks=lambda wc: build_benchmarks(),
         scale=config["paper"]["scale"],
         config_hash=config_hash(config),
-        code=code_digest("appendix", "paper"),  # re-run when this code changes
+        code=code("paper", *FAMILIES),  # re-run when this code changes
     shell:
         "python -m iloco provenance --tables {params.tables} --benchmarks {params.benchmarks}"
         " --config-hash {params.config_hash} --scale {params.scale} --out {output} 2> {log}"
@@ -120,15 +115,8 @@ rule paper:
         tex="paper/main.tex",
         sections=sorted(Path("paper/sections").glob("*.tex")),
         bib="paper/references.bib",
-        macros=[
-            "paper/generated/sp1.tex",
-            "paper/generated/sp2.tex",
-            "paper/generated/sp3.tex",
-            "paper/generated/id1.tex",
-            "paper/generated/id23.tex",
-            "paper/generated/nl1.tex",
-            "paper/generated/nl2.tex",
-            "paper/generated/lr.tex",
+        macros=family.macros()
+        + [
             "paper/generated/constants.tex",
             "paper/generated/claims.tex",
             "paper/generated/provenance.tex",

@@ -1,5 +1,5 @@
 # SP1: diagonal linear networks, init scale alpha from l1 (basis pursuit) to l2.
-# Rules are thin: each calls one `iloco` subcommand (src/iloco/cli.py).
+# Rules are thin: each calls one `iloco` subcommand (src/iloco/sp/cli.py).
 
 SP1 = config["sp1"]
 SP1_ALPHAS = {run["depth"]: run["alphas"] for run in SP1["runs"]}
@@ -7,6 +7,8 @@ SP1_MAX_STEPS = {
     run["depth"]: run.get("max_steps", SP1["train"]["max_steps"]) for run in SP1["runs"]
 }
 SP1_TRAIN = SP1["train"]
+# The config values that determine SP1's (and SP3's) instances.
+SP1_INSTANCE = {key: SP1[key] for key in ("n", "m", "k", "instances", "nonzeros")}
 # The config values that determine the SP1 table (thresholds for the text excluded).
 SP1_HASH = config_hash(
     config["seed"],
@@ -25,15 +27,10 @@ rule sp1_data:
     conda:
         ENV
     params:
-        n=SP1["n"],
-        m=SP1["m"],
-        k=SP1["k"],
-        instances=SP1["instances"],
-        nonzeros=SP1["nonzeros"],
+        settings=json.dumps(SP1_INSTANCE, sort_keys=True),
         seed=config["seed"],
     shell:
-        "python -m iloco sp1-data --n {params.n} --m {params.m} --k {params.k} --instances {params.instances}"
-        " --nonzeros {params.nonzeros} --seed {params.seed} --out {output} 2> {log}"
+        "python -m iloco sp1-data --settings '{params.settings}' --seed {params.seed} --out {output} 2> {log}"
 
 
 rule sp1_baselines:
@@ -66,24 +63,22 @@ rule sp1_train:
         ENV
     threads: config["threads"]
     resources:
-        # wants a GPU unless the config says cpu (profiles/local-gpu and profiles/slurm use it)
-        gpu=0 if config["device"] == "cpu" else 1,
+        gpu=GPU,
         # a runtime setting, not a result-changing parameter: changing it reruns nothing
         checkpoint_every_s=config["checkpoint_every_s"],
     params:
-        alphas=lambda wc: ",".join(str(a) for a in SP1_ALPHAS[int(wc.depth)]),
-        lr=SP1_TRAIN["lr"],
-        max_steps=lambda wc: SP1_MAX_STEPS[int(wc.depth)],
-        tol_loss=SP1_TRAIN["tol_loss"],
-        tol_change=SP1_TRAIN["tol_change"],
-        check_every=SP1_TRAIN["check_every"],
-        dtype=SP1_TRAIN["dtype"],
+        settings=lambda wc: json.dumps(
+            {
+                **SP1_TRAIN,
+                "alphas": SP1_ALPHAS[int(wc.depth)],
+                "max_steps": SP1_MAX_STEPS[int(wc.depth)],
+            },
+            sort_keys=True,
+        ),
         device=config["device"],
         checkpoint="results/checkpoints/sp1/depth{depth}.pt",
     shell:
-        "python -m iloco sp1-train --instances {input} --depth {wildcards.depth} --alphas {params.alphas}"
-        " --lr {params.lr} --max-steps {params.max_steps} --tol-loss {params.tol_loss}"
-        " --tol-change {params.tol_change} --check-every {params.check_every} --dtype {params.dtype}"
+        "python -m iloco sp1-train --instances {input} --depth {wildcards.depth} --settings '{params.settings}'"
         " --device {params.device} --threads {threads} --checkpoint {params.checkpoint}"
         " --checkpoint-every-s {resources.checkpoint_every_s} --out {output} 2> {log}"
 
@@ -102,9 +97,9 @@ rule sp1_potential:
     conda:
         ENV
     params:
-        alphas=lambda wc: ",".join(str(a) for a in SP1_ALPHAS[int(wc.depth)]),
+        settings=lambda wc: json.dumps({"alphas": SP1_ALPHAS[int(wc.depth)]}),
     shell:
-        "python -m iloco sp1-potential --instances {input} --depth {wildcards.depth} --alphas {params.alphas}"
+        "python -m iloco sp1-potential --instances {input} --depth {wildcards.depth} --settings '{params.settings}'"
         " --out {output} 2> {log}"
 
 
@@ -148,11 +143,11 @@ rule sp1_figure:
         ENV
     params:
         bp_within=SP1["bp_within"],
-        code=code_digest("plotting", "published"),  # re-run when this code changes
+        code=code("sp"),  # re-run when this code changes
     shell:
-        "papermill {input.notebook} {output.notebook}.part.ipynb -k python3 --log-output"
-        " -p table {input.table} -p out_pdf {output.pdf} -p bp_within {params.bp_within} 2> {log}"
-        " && mv {output.notebook}.part.ipynb {output.notebook}"
+        notebook(
+            "-p table {input.table} -p out_pdf {output.pdf} -p bp_within {params.bp_within}"
+        )
 
 
 rule sp1_macros:
@@ -167,10 +162,14 @@ rule sp1_macros:
     conda:
         ENV
     params:
-        bp_within=SP1["bp_within"],
-        l2_within=SP1["l2_within"],
-        scale=config["paper"]["scale"],
-        code=code_digest("paper"),  # re-run when this code changes
+        settings=json.dumps(
+            {
+                "bp_within": SP1["bp_within"],
+                "l2_within": SP1["l2_within"],
+                "scale": config["paper"]["scale"],
+            },
+            sort_keys=True,
+        ),
+        code=code("sp"),  # re-run when this code changes
     shell:
-        "python -m iloco sp1-macros --table {input} --bp-within {params.bp_within} --l2-within {params.l2_within}"
-        " --scale {params.scale} --out {output} 2> {log}"
+        "python -m iloco sp1-macros --table {input} --settings '{params.settings}' --out {output} 2> {log}"

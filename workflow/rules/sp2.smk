@@ -4,6 +4,7 @@
 SP2 = config["sp2"]
 SP2_RUNS = {run["depth"]: run["alpha"] for run in SP2["runs"]}
 SP2_TRAIN = SP2["train"]
+# The config values that determine the SP2 grid of instances.
 SP2_GRID = {key: SP2[key] for key in ("n", "deltas", "rhos", "trials", "nonzeros")}
 # The config values that determine the SP2 table (the memory limit is a check, not a result).
 SP2_HASH = config_hash(
@@ -23,15 +24,10 @@ rule sp2_data:
     conda:
         ENV
     params:
-        n=SP2["n"],
-        deltas=",".join(str(v) for v in SP2["deltas"]),
-        rhos=",".join(str(v) for v in SP2["rhos"]),
-        trials=SP2["trials"],
-        nonzeros=SP2["nonzeros"],
+        settings=json.dumps(SP2_GRID, sort_keys=True),
         seed=config["seed"],
     shell:
-        "python -m iloco sp2-data --n {params.n} --deltas {params.deltas} --rhos {params.rhos}"
-        " --trials {params.trials} --nonzeros {params.nonzeros} --seed {params.seed} --out {output} 2> {log}"
+        "python -m iloco sp2-data --settings '{params.settings}' --seed {params.seed} --out {output} 2> {log}"
 
 
 rule sp2_bp:
@@ -63,9 +59,9 @@ rule sp2_potential:
     conda:
         ENV
     params:
-        alpha=lambda wc: SP2_RUNS[int(wc.depth)],
+        settings=lambda wc: json.dumps({"alpha": SP2_RUNS[int(wc.depth)]}),
     shell:
-        "python -m iloco sp2-potential --instances {input} --depth {wildcards.depth} --alpha {params.alpha}"
+        "python -m iloco sp2-potential --instances {input} --depth {wildcards.depth} --settings '{params.settings}'"
         " --out {output} 2> {log}"
 
 
@@ -85,26 +81,19 @@ rule sp2_train:
         ENV
     threads: config["threads"]
     resources:
-        gpu=0 if config["device"] == "cpu" else 1,
+        gpu=GPU,
         checkpoint_every_s=config["checkpoint_every_s"],
     params:
-        alpha=lambda wc: SP2_RUNS[int(wc.depth)],
-        shards=SP2["shards"],
-        lr=SP2_TRAIN["lr"],
-        max_steps=SP2_TRAIN["max_steps"],
-        tol_loss=SP2_TRAIN["tol_loss"],
-        tol_change=SP2_TRAIN["tol_change"],
-        check_every=SP2_TRAIN["check_every"],
-        dtype=SP2_TRAIN["dtype"],
+        settings=lambda wc: json.dumps(
+            {**SP2_TRAIN, "alpha": SP2_RUNS[int(wc.depth)], "shards": SP2["shards"]},
+            sort_keys=True,
+        ),
         device=config["device"],
         checkpoint="results/checkpoints/sp2/depth{depth}_shard{shard}.pt",
     shell:
-        "python -m iloco sp2-train --instances {input} --depth {wildcards.depth} --alpha {params.alpha}"
-        " --shard {wildcards.shard} --shards {params.shards}"
-        " --lr {params.lr} --max-steps {params.max_steps} --tol-loss {params.tol_loss}"
-        " --tol-change {params.tol_change} --check-every {params.check_every} --dtype {params.dtype}"
-        " --device {params.device} --threads {threads} --checkpoint {params.checkpoint}"
-        " --checkpoint-every-s {resources.checkpoint_every_s} --out {output} 2> {log}"
+        "python -m iloco sp2-train --instances {input} --depth {wildcards.depth} --shard {wildcards.shard}"
+        " --settings '{params.settings}' --device {params.device} --threads {threads}"
+        " --checkpoint {params.checkpoint} --checkpoint-every-s {resources.checkpoint_every_s} --out {output} 2> {log}"
 
 
 rule sp2_table:
@@ -128,11 +117,12 @@ rule sp2_table:
     conda:
         ENV
     params:
-        threshold=SP2["success_tol"],
+        settings=json.dumps({"success_tol": SP2["success_tol"]}),
         config_hash=SP2_HASH,
     shell:
         "python -m iloco sp2-table --instances {input.instances} --bp {input.bp} --shards {input.shards}"
-        " --potentials {input.potentials} --threshold {params.threshold} --config-hash {params.config_hash} --out {output} 2> {log}"
+        " --potentials {input.potentials} --settings '{params.settings}' --config-hash {params.config_hash}"
+        " --out {output} 2> {log}"
 
 
 rule sp2_figure:
@@ -151,11 +141,9 @@ rule sp2_figure:
     conda:
         ENV
     params:
-        code=code_digest("plotting", "published"),  # re-run when this code changes
+        code=code("sp"),  # re-run when this code changes
     shell:
-        "papermill {input.notebook} {output.notebook}.part.ipynb -k python3 --log-output"
-        " -p table {input.table} -p out_pdf {output.pdf} 2> {log}"
-        " && mv {output.notebook}.part.ipynb {output.notebook}"
+        notebook("-p table {input.table} -p out_pdf {output.pdf}")
 
 
 rule sp2_macros:
@@ -170,7 +158,7 @@ rule sp2_macros:
     conda:
         ENV
     params:
-        threshold=SP2["success_tol"],
-        code=code_digest("paper", "sp"),  # re-run when this code changes
+        settings=json.dumps({"success_tol": SP2["success_tol"]}),
+        code=code("sp"),  # re-run when this code changes
     shell:
-        "python -m iloco sp2-macros --table {input} --threshold {params.threshold} --out {output} 2> {log}"
+        "python -m iloco sp2-macros --table {input} --settings '{params.settings}' --out {output} 2> {log}"

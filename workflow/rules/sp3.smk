@@ -5,8 +5,6 @@
 SP3 = config["sp3"]
 SP3_SGD = SP3["sgd"]
 SP3_NOISE = SP3["noise"]
-# SP3 depends on SP1's instances only (not on its alphas or training settings).
-SP1_INSTANCE = {key: SP1[key] for key in ("n", "m", "k", "instances", "nonzeros")}
 
 
 rule sp3_sgd:
@@ -23,23 +21,16 @@ rule sp3_sgd:
         ENV
     threads: config["threads"]
     resources:
-        gpu=0 if config["device"] == "cpu" else 1,
+        gpu=GPU,
     params:
-        depth=SP3_SGD["depth"],
-        alpha=SP3_SGD["alpha"],
-        lrs=",".join(str(v) for v in SP3_SGD["lrs"]),
-        batches=",".join(str(v) for v in SP3_SGD["batches"]),
-        max_steps=SP3_SGD["max_steps"],
-        tol_loss=SP3_SGD["tol_loss"],
+        settings=json.dumps(SP3_SGD, sort_keys=True),
         seed=config["seed"],
         device=config["device"],
         config_hash=config_hash(config["seed"], config["device"], SP1_INSTANCE, SP3_SGD),
     shell:
         "python -m iloco sp3-sgd --instances {input.instances} --baselines {input.baselines}"
-        " --depth {params.depth} --alpha {params.alpha} --lrs {params.lrs} --batches {params.batches}"
-        " --max-steps {params.max_steps} --tol-loss {params.tol_loss} --seed {params.seed}"
-        " --device {params.device} --threads {threads} --config-hash {params.config_hash}"
-        " --out {output} 2> {log}"
+        " --settings '{params.settings}' --seed {params.seed} --device {params.device} --threads {threads}"
+        " --config-hash {params.config_hash} --out {output} 2> {log}"
 
 
 rule sp3_noise:
@@ -55,25 +46,17 @@ rule sp3_noise:
         ENV
     threads: config["threads"]
     resources:
-        gpu=0 if config["device"] == "cpu" else 1,
+        gpu=GPU,
     params:
-        sigma=SP3_NOISE["sigma"],
-        depth=SP3_NOISE["depth"],
-        alphas=",".join(str(v) for v in SP3_NOISE["alphas"]),
-        lr=SP3_NOISE["lr"],
-        max_steps=SP3_NOISE["max_steps"],
-        points=SP3_NOISE["points"],
-        lasso_lambdas=SP3_NOISE["lasso_lambdas"],
+        settings=json.dumps(SP3_NOISE, sort_keys=True),
         seed=config["seed"],
         device=config["device"],
         config_hash=config_hash(
             config["seed"], config["device"], SP1_INSTANCE, SP3_NOISE
         ),
     shell:
-        "python -m iloco sp3-noise --instances {input} --sigma {params.sigma} --depth {params.depth}"
-        " --alphas {params.alphas} --lr {params.lr} --max-steps {params.max_steps} --points {params.points}"
-        " --lasso-lambdas {params.lasso_lambdas} --seed {params.seed} --device {params.device}"
-        " --threads {threads} --config-hash {params.config_hash} --out {output} 2> {log}"
+        "python -m iloco sp3-noise --instances {input} --settings '{params.settings}' --seed {params.seed}"
+        " --device {params.device} --threads {threads} --config-hash {params.config_hash} --out {output} 2> {log}"
 
 
 rule sp3_figure:
@@ -97,12 +80,11 @@ rule sp3_figure:
         ENV
     params:
         bp_within=SP1["bp_within"],
-        code=code_digest("plotting", "published"),  # re-run when this code changes
+        code=code("sp"),  # re-run when this code changes
     shell:
-        "papermill {input.notebook} {output.notebook}.part.ipynb -k python3 --log-output"
-        " -p sp1_table {input.sp1} -p sgd_table {input.sgd} -p noise_table {input.noise}"
-        " -p bp_within {params.bp_within} -p out_pdf {output.pdf} 2> {log}"
-        " && mv {output.notebook}.part.ipynb {output.notebook}"
+        notebook(
+            "-p sp1_table {input.sp1} -p sgd_table {input.sgd} -p noise_table {input.noise} -p bp_within {params.bp_within} -p out_pdf {output.pdf}"
+        )
 
 
 rule sp3_macros:
@@ -119,8 +101,8 @@ rule sp3_macros:
     conda:
         ENV
     params:
-        bp_within=SP1["bp_within"],
-        code=code_digest("paper"),  # re-run when this code changes
+        settings=json.dumps({"bp_within": SP1["bp_within"]}),
+        code=code("sp"),  # re-run when this code changes
     shell:
         "python -m iloco sp3-macros --sp1 {input.sp1} --sgd {input.sgd} --noise {input.noise}"
-        " --bp-within {params.bp_within} --out {output} 2> {log}"
+        " --settings '{params.settings}' --out {output} 2> {log}"

@@ -1,0 +1,146 @@
+"""The ``iloco`` command: every workflow rule calls one of its subcommands, so each stage also
+runs (and is tested) without Snakemake. Each family registers its own subcommands (its
+``cli.register``); this module holds what they share. Errors print as one line and exit 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import sys
+
+from iloco.core import family
+from iloco.core.errors import IlocoError
+
+
+# --------------------------------------------------------------------------- argument types
+def floats(text: str) -> list[float]:
+    try:
+        return [float(t) for t in text.split(",") if t.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}") from None
+
+
+# --------------------------------------------------------------------------- what the jobs share
+def job_settings(a, command: str, keys: tuple[str, ...] = ()) -> dict:
+    """The ``--settings`` JSON of a job (its config section), with ``keys`` required in it."""
+    try:
+        cfg = json.loads(a.settings)
+    except json.JSONDecodeError as exc:
+        raise IlocoError(f"{command}: --settings is not valid JSON ({exc.msg})") from None
+    if not isinstance(cfg, dict):
+        raise IlocoError(f"{command}: --settings must be a JSON object")
+    for key in keys:
+        if key not in cfg:
+            raise IlocoError(f"{command}: --settings has no key {key!r}")
+    return cfg
+
+
+def job_device(a):
+    """The job's torch device (``--device``), with torch limited to ``--threads`` threads."""
+    import torch
+
+    from iloco.core import engine
+
+    torch.set_num_threads(a.threads)
+    return engine.resolve_device(a.device)
+
+
+def with_provenance(table, config_hash: str, device=None):
+    """``table`` with the provenance columns (and the device of its rows, when given)."""
+    from iloco.core import engine, provenance
+
+    if device is not None:
+        table["device"] = engine.device_label(device)
+    for key, value in provenance.columns(config_hash).items():
+        table[key] = value
+    return table
+
+
+def write_with_provenance(a, table, device=None) -> None:
+    """Write a job's result table to ``--out`` with its provenance columns."""
+    from iloco.core import io
+
+    io.write_table(a.out, with_provenance(table, a.config_hash, device))
+
+
+#: Arguments that do not change a training's result (config_hash: provenance of the table only).
+RUNTIME = ("func", "out", "checkpoint", "checkpoint_every_s", "quiet", "device", "threads", "config_hash")
+
+
+def train_checkpoint(a, skip=RUNTIME):
+    """The job's checkpoint (None without --checkpoint), fingerprinted by its arguments but
+    ``skip`` and by the content of its ``--instances`` file, if any."""
+    from iloco.core import engine, io
+
+    if not a.checkpoint:
+        return None
+    job = {k: v for k, v in vars(a).items() if k not in skip}
+    if "instances" in job:
+        job["instances"] = io.file_digest(a.instances)
+    return engine.Checkpoint(a.checkpoint, io.digest(job), a.checkpoint_every_s)
+
+
+def named_tables(items: list[str]) -> dict:
+    """NAME=PATH arguments → {name: table}; a malformed pair or a bad table names itself."""
+    from iloco.core import io
+
+    out = {}
+    for item in items:
+        name, sep, path = item.partition("=")
+        if not sep or not name or not path:
+            raise IlocoError(f"--tables: {item!r} is not NAME=PATH")
+        out[name] = io.read_table(path)
+    return out
+
+
+# --------------------------------------------------------------------------- parser
+def add_job(
+    sub, name: str, help: str, section: str, checkpointed: bool = False, *, seeded: bool = True, device: bool = True
+) -> argparse.ArgumentParser:
+    """A subcommand taking the config values it depends on as ``--settings`` JSON (the one way a
+    rule hands a job its config; wildcards stay flags), with a seed and a device when it uses them."""
+    s = sub.add_parser(name, help=help)
+    s.add_argument("--settings", required=True, help=f"the config's {section} values of this job, as JSON")
+    if seeded:
+        s.add_argument("--seed", type=int, required=True)
+    if device:
+        s.add_argument("--device", default="auto")
+        s.add_argument("--threads", type=int, default=1)
+        s.add_argument("--quiet", action="store_true", help="no progress bar")
+    s.add_argument("--out", required=True)
+    if checkpointed:
+        s.add_argument("--checkpoint", help="save/resume the training state here (removed when the job ends)")
+        s.add_argument("--checkpoint-every-s", type=float, default=300.0, help="seconds between checkpoints")
+    return s
+
+
+def cmd_check_config(a) -> None:
+    from iloco.core import config
+
+    for path in a.files:
+        config.load(path)
+        print(f"{path}: ok")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``iloco`` parser: ``check-config``, then each family's subcommands and the paper's."""
+    p = argparse.ArgumentParser(prog="iloco", description=__doc__)
+    sub = p.add_subparsers(dest="command", required=True)
+    s = sub.add_parser("check-config", help="validate config files against the schema")
+    s.add_argument("files", nargs="+")
+    s.set_defaults(func=cmd_check_config)
+    for name in (*family.NAMES, "paper"):
+        importlib.import_module(f"iloco.{name}.cli").register(sub)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        args.func(args)
+    except IlocoError as exc:
+        print(f"iloco: error: {exc}", file=sys.stderr)
+        return 2
+    return 0

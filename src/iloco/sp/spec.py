@@ -1,0 +1,63 @@
+"""SP's declarations (torch-free; the Snakefile reads them when it parses): figures, tables,
+macro files, jobs' wildcards, and the cross-key config checks."""
+
+from __future__ import annotations
+
+from iloco.core.errors import IlocoError
+from iloco.core.family import Family
+from iloco.sp.grid import memory_bytes
+
+
+def _wildcards(config: dict) -> dict[str, dict[str, list]]:
+    sp1 = sorted(run["depth"] for run in config["sp1"]["runs"])
+    sp2 = sorted(run["depth"] for run in config["sp2"]["runs"])
+    return {
+        "sp1_train": {"depth": sp1},
+        "sp1_potential": {"depth": sp1},
+        "sp2_potential": {"depth": sp2},
+        "sp2_train": {"depth": sp2, "shard": list(range(config["sp2"]["shards"]))},
+    }
+
+
+def _check(config: dict) -> None:
+    """Underdetermined SP1 problems, distinct depths, an SP2 shard within memory, SGD batches."""
+    sp1 = config["sp1"]
+    if sp1["m"] >= sp1["n"]:
+        raise IlocoError(f"config: sp1.m: {sp1['m']} must be < sp1.n = {sp1['n']} (underdetermined system)")
+    if sp1["k"] > sp1["m"]:
+        raise IlocoError(f"config: sp1.k: {sp1['k']} must be <= sp1.m = {sp1['m']}")
+    for section in ("sp1", "sp2"):
+        depths = [r["depth"] for r in config[section]["runs"]]
+        if len(set(depths)) != len(depths):
+            raise IlocoError(f"config: {section}.runs: depths {depths} must be distinct")
+    sp2 = config["sp2"]
+    need = memory_bytes(sp2["n"], sp2["deltas"], sp2["rhos"], sp2["trials"], sp2["shards"])
+    if need > sp2["memory_limit_gb"] * 2**30:
+        raise IlocoError(
+            f"config: sp2: a training shard needs {need / 2**30:.3g} GiB (rows x largest m x n, float64),"
+            f" above sp2.memory_limit_gb = {sp2['memory_limit_gb']}; raise sp2.shards or lower sp2.trials or sp2.n"
+        )
+    for b in config["sp3"]["sgd"]["batches"]:
+        if b >= sp1["m"]:
+            raise IlocoError(f"config: sp3.sgd.batches: {b} must be < sp1.m = {sp1['m']} (full-batch GD is always run)")
+
+
+_SP1_JOBS = ("sp1/data", "sp1/baselines", "sp1/train_*", "sp1/potential_*", "sp1/table")
+
+FAMILY = Family(
+    name="sp",
+    figures={
+        "sp1_alpha": ("sp1/*",),
+        "sp2_phase": ("sp2/*",),
+        "sp3_depth_sgd_noise": (*_SP1_JOBS, "sp3/*"),
+    },
+    tables={
+        "sp1": "results/sp1/sp1.csv",
+        "sp2": "results/sp2/sp2.csv",
+        "sp3_sgd": "results/sp3/sgd.csv",
+        "sp3_noise": "results/sp3/noise.csv",
+    },
+    macros=("sp1", "sp2", "sp3"),
+    wildcards=_wildcards,
+    check=_check,
+)

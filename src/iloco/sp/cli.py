@@ -122,7 +122,7 @@ def cmd_sp1_potential(a) -> None:
         i, j = map(int, np.argwhere(bad)[0])
         raise IlocoError(
             f"{a.instances}: the Q_alpha program (depth {a.depth}, alpha {alphas[j]}) on instance {i} left"
-            f" a residual {out['residual'][i, j]:.1e} > 1e-8 (cvxpy status {out['status'][i, j]})"
+            f" a residual {out['residual'][i, j]:.1e} > 1e-8 (status {out['status'][i, j]})"
         )
     io.save_npz(a.out, **out)
 

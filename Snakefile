@@ -13,7 +13,11 @@ from snakemake.utils import min_version
 min_version("9.0")
 
 
-configfile: "config/config.yaml"
+# The default config only when no --configfile is given: a given config replaces it whole
+# (Snakemake would otherwise fill the keys a config forgets from the quick scale's).
+if not workflow.config_settings.configfiles:
+
+    configfile: "config/config.yaml"
 
 
 report: "workflow/report/workflow.rst"
@@ -35,11 +39,14 @@ shell.prefix(
     + '${{PYTHONPATH:+:$PYTHONPATH}}"; '
 )
 
-from iloco.core.config import validate
+from iloco.core.config import read, validate
 from iloco.core.errors import IlocoError
 
 try:
-    validate(config)
+    for _file in workflow.config_settings.configfiles:
+        read(_file)  # strict: a key given twice (Snakemake keeps the last silently)
+    # device: cuda needs a GPU here, unless the jobs run elsewhere (cluster executor)
+    validate(config, device=workflow.local_exec and workflow.is_main_process)
 except IlocoError as err:
     sys.exit(f"iloco: error: {err}")
 
@@ -63,3 +70,5 @@ rule all:
     default_target: True
     input:
         "paper/main.pdf",
+        # every output of the build: a deleted figure, table or intermediate file is rebuilt
+        lambda wc: build_outputs(),

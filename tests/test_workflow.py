@@ -420,6 +420,7 @@ def test_a_claim_made_to_fail_flips_the_build_as_configured(built: Path, tmp_pat
     assert log[-1].startswith("iloco: error:") and "sp1-large-alpha-l2" in log[-1]
     assert "claim sp1-large-alpha-l2 does not hold: measured 1" in "\n".join(log)
     assert not (repo / "paper" / "generated" / "claims.tex").exists()
+    assert not (repo / "paper" / "main.pdf").exists()  # the previous PDF no longer matches the results
     proc = snakemake(repo, *target, "--config", "paper={'scale': 'test', 'claims': 'mark'}")
     assert proc.returncode == 0, proc.stderr[-2000:]
     after = pd.read_csv(repo / "results" / "claims" / "claims.csv").set_index("claim")

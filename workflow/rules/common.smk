@@ -19,11 +19,11 @@ def code(*packages):
 
 
 def notebook(parameters):
-    """Shell command of a figure job: its notebook run by papermill with ``parameters``
-    (``-p NAME VALUE ...``), the executed copy renamed into place only when it succeeded.
+    """Shell command of a figure job: its notebook run by ``iloco notebook`` (papermill) with
+    ``parameters`` (``-p NAME VALUE ...``), the executed copy written only when every cell ran.
     """
     return (
-        "papermill {input.notebook} {output.notebook}.part.ipynb -k python3 --log-output "
+        "python -m iloco notebook {input.notebook} {output.notebook} "
         + parameters
-        + " 2> {log} && mv {output.notebook}.part.ipynb {output.notebook}"
+        + " 2> {log}"
     )

@@ -58,6 +58,8 @@ rule claims:
         "python -m iloco claims --tables {params.tables} --settings '{params.settings}'"
         " --scale {params.scale} --on-fail {params.on_fail} --config-hash {params.config_hash}"
         " --out-csv {output.csv} --out-tex {output.tex} 2> {log}"
+        # a failed claim stops the build: remove the previous PDF, which no longer matches the results
+        " || {{ rm -f paper/main.pdf; echo 'iloco: removed paper/main.pdf (built from earlier results)' >> {log}; exit 1; }}"
 
 
 # The claims about one figure, on its tables alone: check a figure (at any scale) without

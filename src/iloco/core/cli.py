@@ -6,6 +6,7 @@ runs (and is tested) without Snakemake. Each family registers its own subcommand
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
 import json
 import sys
@@ -124,6 +125,12 @@ def cmd_check_config(a) -> None:
         print(f"{path}: ok")
 
 
+def cmd_notebook(a) -> None:
+    from iloco.core import notebook
+
+    notebook.run(a.notebook, a.out, {name: notebook.parse_value(value) for name, value in a.parameters})
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The ``iloco`` parser: ``check-config``, then each family's subcommands and the paper's."""
     p = argparse.ArgumentParser(prog="iloco", description=__doc__)
@@ -131,6 +138,13 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("check-config", help="validate config files against the schema")
     s.add_argument("files", nargs="+")
     s.set_defaults(func=cmd_check_config)
+    s = sub.add_parser("notebook", help="run a figure notebook with papermill; writes OUT only if every cell ran")
+    s.add_argument("notebook")
+    s.add_argument("out")
+    s.add_argument(
+        "-p", "--parameter", dest="parameters", nargs=2, action="append", default=[], metavar=("NAME", "VALUE")
+    )
+    s.set_defaults(func=cmd_notebook)
     for name in (*family.NAMES, "paper"):
         importlib.import_module(f"iloco.{name}.cli").register(sub)
     return p
@@ -142,5 +156,14 @@ def main(argv: list[str] | None = None) -> int:
         args.func(args)
     except IlocoError as exc:
         print(f"iloco: error: {exc}", file=sys.stderr)
+        return 2
+    except MemoryError as exc:  # numpy's _ArrayMemoryError too: one line, not its traceback
+        msg = " ".join(str(exc).split()) or "allocation failed"
+        print(f"iloco: error: {args.command}: out of memory ({msg}); lower the sizes in the config", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
+            raise
+        print(f"iloco: error: {exc.filename or args.command}: {exc.strerror}; free space and re-run", file=sys.stderr)
         return 2
     return 0

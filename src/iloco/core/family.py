@@ -28,6 +28,8 @@ class Family:
     ``macros``: stems of the generated macro files ``paper/generated/<stem>.tex``.
     ``wildcards``: config → {rule: {wildcard: values}} for every rule with wildcards.
     ``check``: config → None; raises IlocoError naming the key on a cross-key rule.
+    ``memory``: config → [(key, bytes, what)], the largest allocation of each of its jobs
+    (float64 numbers of the dominant arrays; ``core.memory`` checks them against the machine).
     """
 
     name: str
@@ -36,6 +38,7 @@ class Family:
     macros: tuple[str, ...]
     wildcards: Callable[[dict[str, Any]], dict[str, dict[str, list]]]
     check: Callable[[dict[str, Any]], None] = field(default=lambda config: None)
+    memory: Callable[[dict[str, Any]], list[tuple[str, int, str]]] = field(default=lambda config: [])
 
 
 def families() -> tuple[Family, ...]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import json
 import os
@@ -18,6 +19,7 @@ from iloco.core.errors import IlocoError
 
 _UMASK = os.umask(0)
 os.umask(_UMASK)
+_FULL = (errno.ENOSPC, errno.EDQUOT)  # a full disk or quota: one line naming the file, not a traceback
 
 
 @contextlib.contextmanager
@@ -28,17 +30,25 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     from the file name (matplotlib, numpy) still work.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    remove_partials(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
-    os.close(fd)
-    tmp = Path(tmp)
-    tmp.chmod(0o666 & ~_UMASK)  # mkstemp makes 0600 files; outputs get the usual permissions
+    tmp = None
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        remove_partials(path)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
+        os.close(fd)
+        tmp = Path(tmp)
+        tmp.chmod(0o666 & ~_UMASK)  # mkstemp makes 0600 files; outputs get the usual permissions
         yield tmp
         os.replace(tmp, path)
+    except OSError as exc:
+        if exc.errno not in _FULL:
+            raise
+        raise IlocoError(
+            f"{path}: cannot write ({os.strerror(exc.errno)}); nothing was written, free space and re-run"
+        ) from None
     finally:
-        tmp.unlink(missing_ok=True)
+        if tmp is not None:
+            tmp.unlink(missing_ok=True)
 
 
 def remove_partials(path: str | os.PathLike) -> None:
@@ -80,6 +90,8 @@ def load_npz(path: str | os.PathLike, keys: tuple[str, ...]) -> dict[str, np.nda
     path = Path(path)
     if not path.is_file():
         raise IlocoError(f"{path}: file not found")
+    if not zipfile.is_zipfile(path):  # np.load would call any other bytes "pickled data"
+        raise IlocoError(f"{path}: corrupt input, not an .npz archive (delete it and re-run to rebuild it)")
     try:
         with np.load(path, allow_pickle=False) as data:
             missing = [k for k in keys if k not in data.files]

@@ -3,8 +3,11 @@ macro files, jobs' wildcards, the cross-key config checks, and the published val
 
 from __future__ import annotations
 
+import math
+
 from iloco.core.errors import IlocoError
 from iloco.core.family import Family
+from iloco.core.memory import F64
 
 #: The ID1 sweeps, one job each.
 SWEEPS = ("recovery", "noise", "wide", "queries")
@@ -52,6 +55,42 @@ def _check(config: dict) -> None:
         raise IlocoError(f"config: id3.budget.m: {bud['m']} exceeds d(d-1)/2 = {max_width(bud['d'])}")
 
 
+def _queries(d: int, scheme: str) -> int:
+    """Query points of one finite-difference Hessian (``networks.queries_per_hessian``)."""
+    return 2 * d * d + 1 if scheme == "central" else (d + 1) * (d + 2) // 2
+
+
+def _identify(trials: int, d: int, width: int, hessians: int, scheme: str, n_test: int = 0) -> int:
+    """Bytes held by a batched identification: query stages of at least one point each
+    (``fd_hessians`` splits larger ones), the Hessians, the test points."""
+    stage = max(2**22 * (d + width) // d, trials * _queries(d, scheme) * (d + width))
+    return F64 * (stage + trials * hessians * d * d + trials * n_test * (d + width))
+
+
+def _memory(config: dict) -> list[tuple[str, int, str]]:
+    """Every ID job's batched identification; ID3's training of the students."""
+    id1, id2, id3 = config["id1"], config["id2"], config["id3"]
+    rec, noise, wide, queries = (id1[k] for k in SWEEPS)
+    d_max = max(queries["d"])
+    sweeps = [
+        ("id1.recovery", rec["d"], rec["m"], max(rec["n_hessians"])),
+        ("id1.noise", noise["d"], noise["m"], noise["n_hessians"]),
+        ("id1.wide", wide["d"], max(wide["m"]), math.ceil(wide["hessians_per_width"] * max(wide["m"]))),
+        ("id1.queries", d_max, d_max, d_max + queries["extra_hessians"]),
+    ]
+    what = "trials x (queries of a Hessian + Hessians + test points)"
+    out = [(key, _identify(id1["trials"], d, w, h, id1["scheme"], id1["n_test"]), what) for key, d, w, h in sweeps]
+    width = max(m0 + m1 for m0, m1 in id2["widths"])
+    out.append(("id2", _identify(id2["trials"], id2["d"], width, max(id2["n_hessians"]), id2["scheme"]), what))
+    d, width, ident, bud = id3["d"], id3["student_width"], id3["identify"], id3["budget"]
+    train = F64 * id3["teachers"] * len(id3["init_scales"]) * (id3["n_train"] + id3["n_test"]) * (d + width)
+    queries = _identify(id3["teachers"], d, width, ident["n_hessians"], ident["scheme"], id3["n_test"])
+    out.append(("id3", max(train, queries), "teachers x students x inputs x (d + student_width)"))
+    budget = _identify(bud["trials"], bud["d"], bud["m"], max(bud["n_hessians"]), ident["scheme"])
+    out.append(("id3.budget", budget, what))
+    return out
+
+
 FAMILY = Family(
     name="ident",
     figures={
@@ -67,4 +106,5 @@ FAMILY = Family(
     macros=("id1", "id23"),
     wildcards=lambda config: {"id1_sweep": {"sweep": list(SWEEPS)}},
     check=_check,
+    memory=_memory,
 )

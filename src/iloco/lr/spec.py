@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from iloco.core.errors import IlocoError
 from iloco.core.family import Family
+from iloco.core.memory import F64
 
 TASKS = ("completion", "sensing")
 METHODS = ("gd", "rmsprop")
@@ -54,6 +55,26 @@ def _check(config: dict) -> None:
         raise IlocoError(f"config: lr.dynamics.kmax: {lr['dynamics']['kmax']} exceeds lr.dynamics.d")
 
 
+def _memory(config: dict) -> list[tuple[str, int, str]]:
+    """LR1's batched factors (and sensing operators) per task, LR2's factors."""
+    lr = config["lr"]
+    depth = max(lr["depths"])
+    out = []
+    for task in TASKS:
+        p = lr[task]
+        d2 = p["d"] ** 2
+        sensing = max(p["observations"]) * d2 if task == "sensing" else 0
+        cells = len(p["observations"]) * len(lr["alphas"]) * (depth + 2) * d2
+        out.append(
+            (f"lr.{task}", F64 * p["instances"] * (sensing + cells), "instances x (measurements + factors) x d^2")
+        )
+    dyn = lr["dynamics"]
+    out.append(
+        ("lr.dynamics", F64 * ((max(dyn["depths"]) + 2) * dyn["d"] ** 2 + dyn["observations"] * dyn["d"]), "factors")
+    )
+    return out
+
+
 FAMILY = Family(
     name="lr",
     figures={
@@ -71,4 +92,5 @@ FAMILY = Family(
     macros=("lr",),
     wildcards=_wildcards,
     check=_check,
+    memory=_memory,
 )

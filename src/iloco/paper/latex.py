@@ -62,6 +62,20 @@ def hand_typed_numbers(text: str) -> list[tuple[int, str]]:
     return out
 
 
+_FILE_LINE_ERROR = re.compile(r"^(?!.*error style messages enabled)(\S+?\.\w+):(\d+): (.+)")
+
+
+def latex_error(log_text: str) -> str:
+    """The first error of a LaTeX log: a ``file:line: message`` line (-file-line-error), else a
+    ``! message`` line. The banner 'file:line:error style messages enabled.' is not an error."""
+    lines = log_text.splitlines()
+    for ln in lines:
+        m = _FILE_LINE_ERROR.match(ln)
+        if m:
+            return f"{m.group(1)}:{m.group(2)}: {m.group(3).strip()}"
+    return next((ln.strip() for ln in lines if ln.startswith("!")), "no error line in the log")
+
+
 def build_pdf(tex: str | os.PathLike, out: str | os.PathLike, workdir: str | os.PathLike) -> None:
     """Run latexmk on ``tex`` with auxiliary files in ``workdir``; move the PDF to ``out``.
 
@@ -84,14 +98,7 @@ def build_pdf(tex: str | os.PathLike, out: str | os.PathLike, workdir: str | os.
     proc = subprocess.run(cmd, cwd=tex.parent, env=env, capture_output=True, text=True)
     log = workdir / (tex.stem + ".log")
     if proc.returncode != 0:
-        first = next(
-            (
-                ln
-                for ln in (log.read_text(errors="replace").splitlines() if log.exists() else [])
-                if ln.startswith("!") or ":" in ln and "error" in ln.lower()
-            ),
-            "no error line in the log",
-        )
-        raise IlocoError(f"latexmk failed on {tex} ({first.strip()}); full log: {log}")
+        first = latex_error(log.read_text(errors="replace") if log.exists() else "")
+        raise IlocoError(f"latexmk failed on {tex} ({first}); full log: {log}")
     with atomic_path(out) as tmp:
         shutil.copyfile(workdir / (tex.stem + ".pdf"), tmp)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from iloco.core.errors import IlocoError
 from iloco.core.family import Family
+from iloco.core.memory import F64
 from iloco.sp.grid import memory_bytes
 
 
@@ -42,6 +43,23 @@ def _check(config: dict) -> None:
             raise IlocoError(f"config: sp3.sgd.batches: {b} must be < sp1.m = {sp1['m']} (full-batch GD is always run)")
 
 
+def _memory(config: dict) -> list[tuple[str, int, str]]:
+    """SP1's batched training, SP3's SGD runs and noise path (SP2: its own limit, in ``_check``)."""
+    sp1, sp3 = config["sp1"], config["sp3"]
+    n, m, count = sp1["n"], sp1["m"], sp1["instances"]
+    cells = max(len(r["alphas"]) for r in sp1["runs"])
+    runs = len(sp3["sgd"]["lrs"]) * (len(sp3["sgd"]["batches"]) + 1)
+    return [
+        ("sp1", F64 * count * (m * n + 8 * cells * n), "instances x (m x n matrix A + 8 vectors of n per alpha)"),
+        ("sp3.sgd", F64 * count * (m * n + 8 * runs * n), "sp1 instances x (A + 8 vectors of n per run)"),
+        (
+            "sp3.noise",
+            F64 * count * (m * n + sp3["noise"]["lasso_lambdas"] * n),
+            "sp1 instances x (A + the Lasso path)",
+        ),
+    ]
+
+
 _SP1_JOBS = ("sp1/data", "sp1/baselines", "sp1/train_*", "sp1/potential_*", "sp1/table")
 
 FAMILY = Family(
@@ -60,4 +78,5 @@ FAMILY = Family(
     macros=("sp1", "sp2", "sp3"),
     wildcards=_wildcards,
     check=_check,
+    memory=_memory,
 )

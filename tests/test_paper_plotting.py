@@ -233,8 +233,9 @@ def test_claims_of_one_figure():
     assert {c.name for c in claims.of_figure("nl1_separable")} == {"nl1-loss-rate", "nl1-norm-growth", "nl1-angle"}
     assert claims.tables_of("nl1_separable") == {"nl1": "results/nl1/separable.csv"}
     assert set(claims.tables_of("lr1_completion")) == {"lr_completion", "lr_sensing"}
-    with pytest.raises(IlocoError, match="no claims about figure 'id2_two_layer'"):
-        claims.of_figure("id2_two_layer")
+    assert set(claims.tables_of("id2_two_layer")) == {"id2_regime"}
+    with pytest.raises(IlocoError, match="no claims about figure 'lr9_none'"):
+        claims.of_figure("lr9_none")
     settings = {k: 1e-2 for k in claims.SETTINGS}
     with pytest.raises(IlocoError, match="claim nl1-loss-rate: no table nl1"):
         claims.evaluate({}, settings, "nl1_separable")  # only that figure's claims are looked at

@@ -106,6 +106,7 @@ rule id3_budget:
 rule id23_figures:
     input:
         two_layer="results/id2/two_layer.csv",
+        regime="results/id2/regime.csv",
         chain="results/id3/chain.csv",
         budget="results/id3/budget.csv",
         notebook="workflow/notebooks/id23_two_layer_chain.ipynb",
@@ -131,13 +132,14 @@ rule id23_figures:
         code=code("ident"),  # re-run when this code changes
     shell:
         notebook(
-            "-p two_layer_csv {input.two_layer} -p chain_csv {input.chain} -p budget_csv {input.budget} -p two_layer_pdf {output.two_layer} -p chain_pdf {output.chain}"
+            "-p two_layer_csv {input.two_layer} -p regime_csv {input.regime} -p chain_csv {input.chain} -p budget_csv {input.budget} -p two_layer_pdf {output.two_layer} -p chain_pdf {output.chain}"
         )
 
 
 rule id23_macros:
     input:
         two_layer="results/id2/two_layer.csv",
+        regime="results/id2/regime.csv",
         chain="results/id3/chain.csv",
         budget="results/id3/budget.csv",
     output:
@@ -151,5 +153,5 @@ rule id23_macros:
     params:
         code=code("ident"),  # re-run when this code changes
     shell:
-        "python -m iloco id23-macros --two-layer {input.two_layer} --chain {input.chain}"
+        "python -m iloco id23-macros --two-layer {input.two_layer} --regime {input.regime} --chain {input.chain}"
         " --budget {input.budget} --out {output} 2> {log}"

@@ -1,4 +1,4 @@
-"""The ID section's claims (ID1 recovery threshold, ID3 compression and the Adam baseline),
+"""The ID section's claims (ID1 recovery threshold, the ID2 regime, ID3 compression and the Adam baseline),
 each a predicate over the ID result tables."""
 
 from __future__ import annotations
@@ -21,6 +21,23 @@ def _id1_below(tb, s):
     rec = tb["id1_recovery"]
     below = rec[rec["n_hessians"] < int(rec["m"].iloc[0])]
     return float(below["complete"].astype(bool).mean()) if len(below) else math.nan, 0.0
+
+
+def _id2_regime(tb, s):
+    """The worst share of complete networks over the cells of the regime (m1 = 1, small shifts,
+    Hessians near 0)."""
+    from iloco.ident import regime
+
+    return regime.state_regime(tb["id2_regime"])["worst_complete_in_regime"], regime.MIN_COMPLETE
+
+
+def _id2_multi(tb, s):
+    """For m1 >= 2: the best share of complete networks over all cells, provided no cell's span
+    has more than the m0 + 1 first-order directions within the matching angle (else NaN: fails)."""
+    from iloco.ident import regime
+
+    state = regime.state_regime(tb["id2_regime"])
+    return (state["best_complete_m1_ge_2"] if state["first_order_span_only"] else math.nan), 0.0
 
 
 def _id3_wins(tb, s):
@@ -64,6 +81,28 @@ CLAIMS: tuple[Claim, ...] = (
         ">=",
         0.0,
         "figures/id1_identification.pdf",
+    ),
+    Claim(
+        "id2-reproduced-one-entangled",
+        "ID",
+        "Two-hidden-layer networks with one entangled weight are fully identified from Hessians near 0 "
+        "at small shifts (smallest share of complete networks over the cells of that regime)",
+        ("id2_regime",),
+        _id2_regime,
+        ">=",
+        0.0,
+        "figures/id2_two_layer.pdf",
+    ),
+    Claim(
+        "id2-fails-two-entangled",
+        "ID",
+        "With two or more entangled weights no network is fully identified at any radius or shift: the "
+        "Hessians near 0 span only $m_0+1$ directions to first order (best share of complete networks)",
+        ("id2_regime",),
+        _id2_multi,
+        "<=",
+        0.0,
+        "figures/id2_two_layer.pdf",
     ),
     Claim(
         "id3-beats-adam",

@@ -30,6 +30,14 @@ def cmd_id2_sweep(a) -> None:
     write_with_provenance(a, two_layer.run_two_layer(cfg, a.seed, device, progress=not a.quiet), device)
 
 
+def cmd_id2_regime(a) -> None:
+    from iloco.ident import regime
+
+    cfg = job_settings(a, "id2-regime", regime.KEYS)
+    device = job_device(a)
+    write_with_provenance(a, regime.regime_sweep(cfg, a.seed, device, progress=not a.quiet), device)
+
+
 def cmd_id3_train(a) -> None:
     from iloco.core import engine, io
     from iloco.ident import chain as ident_chain
@@ -70,9 +78,10 @@ def cmd_id23_macros(a) -> None:
     from iloco.ident import tables as ident_tables
 
     two = io.read_table(a.two_layer, ident_tables.ID2_COLUMNS)
+    regime = io.read_table(a.regime, ident_tables.ID2_REGIME_COLUMNS)
     chain = io.read_table(a.chain, ident_tables.ID3_CHAIN_COLUMNS)
     budget = io.read_table(a.budget, ident_tables.ID3_BUDGET_COLUMNS)
-    io.write_text(a.out, ident_macros.id23_macros(two, chain, budget))
+    io.write_text(a.out, ident_macros.id23_macros(two, regime, chain, budget))
 
 
 def cmd_id1_macros(a) -> None:
@@ -112,6 +121,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--config-hash", required=True)
     s.set_defaults(func=cmd_id2_sweep)
 
+    s = add_job(sub, "id2-regime", "the ID2 regime map: radius x d x widths x shift scale", "id2")
+    s.add_argument("--config-hash", required=True)
+    s.set_defaults(func=cmd_id2_regime)
+
     s = add_job(sub, "id3-train", "train over-parameterized students on teachers' data by GD (ID3)", "id3", True)
     s.set_defaults(func=cmd_id3_train)
 
@@ -126,6 +139,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     s = sub.add_parser("id23-macros", help="LaTeX macros of the ID2 and ID3 numbers")
     s.add_argument("--two-layer", required=True)
+    s.add_argument("--regime", required=True)
     s.add_argument("--chain", required=True)
     s.add_argument("--budget", required=True)
     s.add_argument("--out", required=True)

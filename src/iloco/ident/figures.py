@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import matplotlib
 import matplotlib.pyplot as plt
+import numpy as np
 import pandas as pd
 import seaborn as sns
 
@@ -88,20 +89,21 @@ def id1_identification(tables: dict[str, pd.DataFrame]) -> plt.Figure:
     return fig
 
 
-def id2_two_layer(table: pd.DataFrame) -> plt.Figure:
+def id2_two_layer(table: pd.DataFrame, regime: pd.DataFrame) -> plt.Figure:
     """ID2, three panels against N_h, one line per widths (m0, m1): (a) first-layer weights
     recovered, (b) entangled weights recovered, (c) the distance of the estimated span from the
-    model's span W (the evaluator's diagnostic of why recovery is partial)."""
+    model's span W (the evaluator's diagnostic of why recovery is partial); (d) the regime map:
+    span completeness against the drift of v_ℓ(x) as the radius grows (``id2_regime``)."""
     style()
     t = table.copy()
     t["widths"] = [f"({a},{b})" for a, b in zip(t["m0"], t["m1"], strict=True)]
-    fig, axes = plt.subplots(1, 3, figsize=(TEXT_WIDTH, 2.1), constrained_layout=True)
+    fig, axes = plt.subplots(1, 4, figsize=(TEXT_WIDTH, 2.1), constrained_layout=True)
     panels = (
         ("first_frac", "first-layer weights found", "(a) first layer $a_i$"),
         ("entangled_frac", "entangled weights found", r"(b) entangled $v_\ell$"),
         ("span_error", r"$\sin\angle(\hat W, W)$", "(c) span estimate"),
     )
-    for ax, (col, ylabel, title) in zip(axes, panels, strict=True):
+    for ax, (col, ylabel, title) in zip(axes[:3], panels, strict=True):
         sns.lineplot(
             data=t,
             x="n_hessians",
@@ -115,7 +117,9 @@ def id2_two_layer(table: pd.DataFrame) -> plt.Figure:
         )
         ax.set(xlabel=r"Hessians $N_h$", ylabel=ylabel, ylim=(-0.05, 1.05), title=title)
     axes[0].legend(title="$(m_0,m_1)$", fontsize=6, title_fontsize=6)
-    fig.suptitle(f"$d={int(t['d'].iloc[0])}$, Hessian points at radius {t['radius'].iloc[0]:g}", fontsize=8)
+    id2_regime(regime, axes[3])
+    axes[3].set_title("(d) regime map")
+    fig.suptitle(f"(a)-(c): $d={int(t['d'].iloc[0])}$, Hessian points at radius {t['radius'].iloc[0]:g}", fontsize=8)
     return fig
 
 
@@ -172,3 +176,34 @@ def id3_chain(chain: pd.DataFrame, budget: pd.DataFrame) -> plt.Figure:
     ax.set(yscale="log", xlabel="queries", ylabel="uniform rel. error", title="(d) same budget")
     ax.legend(fontsize=6)
     return fig
+
+
+def id2_regime(table: pd.DataFrame, ax=None):
+    """Completeness of the estimated span (fraction of its m0 + m1 principal angles to W₀ within
+    the matching angle) against the drift max ∠(v_ℓ(x), v_ℓ(0)) as the radius grows, one line per
+    d × (m1 = 1 | m1 ≥ 2), medians over networks and widths, at the smallest shift scale; the
+    marker size grows with the radius. Returns the axes (a figure panel)."""
+    style()
+    if ax is None:
+        _, ax = plt.subplots(figsize=(TEXT_WIDTH / 3, 2.1), constrained_layout=True)
+    t = table[table["theta_scale"] == table["theta_scale"].min()].copy()
+    t["entangled"] = np.where(t["m1"] == 1, "$m_1=1$", r"$m_1\geq2$")
+    med = t.groupby(["d", "entangled", "radius"], sort=True)[["completeness", "drift_v"]].median().reset_index()
+    for i, ((d, ent), g) in enumerate(med.groupby(["d", "entangled"], sort=True)):
+        g = g.sort_values("radius")
+        ls = "-" if ent == "$m_1=1$" else "--"
+        ax.plot(
+            g["drift_v"].clip(lower=1e-6), g["completeness"], ls, color=f"C{i // 2}", lw=0.9, label=f"$d={d}$, {ent}"
+        )
+        ax.scatter(
+            g["drift_v"].clip(lower=1e-6), g["completeness"], s=4 + 6 * np.arange(len(g)), color=f"C{i // 2}", zorder=3
+        )
+    ax.set(
+        xscale="log",
+        xlabel=r"drift $\max_{x,\ell}\angle(v_\ell(x), v_\ell(0))$",
+        ylabel="span completeness",
+        ylim=(-0.05, 1.05),
+        title=f"ID2 regime ($\\theta$-scale {t['theta_scale'].iloc[0]:g})",
+    )
+    ax.legend(fontsize=5)
+    return ax

@@ -43,6 +43,12 @@ def _check(config: dict) -> None:
             raise IlocoError(
                 f"config: id2.widths: [{m0}, {m1}] needs 1 <= m1 <= m0 <= d = {id2['d']} and m0 + m1 <= d(d-1)/2"
             )
+    for d in id2["regime"]["d"]:
+        for m0, m1 in id2["regime"]["widths"]:
+            if m0 <= d and (m1 > m0 or m0 + m1 > max_width(d)):
+                raise IlocoError(
+                    f"config: id2.regime.widths: [{m0}, {m1}] needs m1 <= m0 and m0 + m1 <= d(d-1)/2 for d = {d}"
+                )
     id3 = config["id3"]
     if id3["teacher_width"] > max_width(id3["d"]):
         raise IlocoError(f"config: id3.teacher_width: {id3['teacher_width']} exceeds d(d-1)/2 for d = {id3['d']}")
@@ -82,6 +88,10 @@ def _memory(config: dict) -> list[tuple[str, int, str]]:
     out = [(key, _identify(id1["trials"], d, w, h, id1["scheme"], id1["n_test"]), what) for key, d, w, h in sweeps]
     width = max(m0 + m1 for m0, m1 in id2["widths"])
     out.append(("id2", _identify(id2["trials"], id2["d"], width, max(id2["n_hessians"]), id2["scheme"]), what))
+    reg = id2["regime"]
+    d, width = max(reg["d"]), max(m0 + m1 for m0, m1 in reg["widths"])
+    hessians = math.ceil(reg["hessians_per_width"] * width)
+    out.append(("id2.regime", _identify(reg["trials"], d, width, hessians, id2["scheme"]), what))
     d, width, ident, bud = id3["d"], id3["student_width"], id3["identify"], id3["budget"]
     train = F64 * id3["teachers"] * len(id3["init_scales"]) * (id3["n_train"] + id3["n_test"]) * (d + width)
     queries = _identify(id3["teachers"], d, width, ident["n_hessians"], ident["scheme"], id3["n_test"])
@@ -100,6 +110,7 @@ FAMILY = Family(
     },
     tables={
         "id1_recovery": "results/id1/recovery.csv",
+        "id2_regime": "results/id2/regime.csv",
         "id3_chain": "results/id3/chain.csv",
         "id3_budget": "results/id3/budget.csv",
     },

@@ -55,3 +55,21 @@ ID3_CHAIN_COLUMNS = (
 
 
 ID3_BUDGET_COLUMNS = ("d", "m", "n_hessians", "method", "queries", "recovered", "complete", "uniform_rel_err", "device")
+#: The ID2 regime map (``regime.regime_sweep``): one row per network x setting.
+ID2_REGIME_COLUMNS = (
+    "d",
+    "m0",
+    "m1",
+    "theta_scale",
+    "radius",
+    "instance",
+    "first_frac",
+    "entangled_frac",
+    "complete",
+    "max_angle",
+    "span_dirs_ok",
+    "completeness",
+    "drift_G",
+    "drift_v",
+    "device",
+)

@@ -122,7 +122,8 @@ def test_fewer_hessians_than_neurons_is_incomplete(n_h):
     table = shallow.evaluate(nets, res)
     assert (res.m_hat == n_h).all() and not res.span_complete.any()
     assert not res.complete.any() and not table.complete.any()
-    assert (table.recovered <= n_h).all() and (res.n_found <= n_h).all()
+    # the search looks for all m weights even from an incomplete span (issue 15 item 4)
+    assert (table.recovered <= res.n_found).all() and (res.n_found <= 10).all()
 
 
 def test_width_estimated_by_the_singular_value_gap():

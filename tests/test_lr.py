@@ -269,7 +269,8 @@ def test_sensing_gradient_matches_autograd():
     st = model.initial_state(inst, 2, [0.5], 0.5, 0, CPU, torch.float64)
     step, loss = model.make_step("sensing", 2)
     W0, W1 = (st[k].clone().requires_grad_() for k in ("W0", "W1"))
-    loss({**st, "W0": W0, "W1": W1}).sum().backward()
+    # the step descends L = (1/2m) Σ r²; the loss reported is Arora et al.'s (1/m) Σ r² = 2L
+    (0.5 * loss({**st, "W0": W0, "W1": W1})).sum().backward()
     before = (st["W0"].clone(), st["W1"].clone())
     step(st, torch.zeros(1, 2, dtype=torch.bool))
     eta = st["eta"][..., None, None]

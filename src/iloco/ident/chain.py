@@ -386,7 +386,7 @@ def run_budget(spec: dict, seed: int, device: torch.device = CPU, progress: bool
             nh,
             spec["h"],
             spec["scheme"],
-            spec["restarts_per_width"] * min(m, nh),
+            spec["restarts_per_width"] * m,
             activation=act,
             seed=seed,
         )

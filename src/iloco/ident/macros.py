@@ -33,6 +33,13 @@ def id1_macros(tables: dict[str, pd.DataFrame]) -> str:
         out.append(newcommand("IDonePartialOrtho", f"{at['recovered'].iloc[0]:.1f}"))
         out.append(newcommand("IDonePartialNonortho", f"{at['recovered'].iloc[-1]:.1f}"))
         out.append(newcommand("IDoneNuMax", f"{at['nonortho'].iloc[-1]:g}"))
+        # the rank-one search looks for m weights at any N_h: where below m some network is complete
+        best = below.loc[below["complete"].idxmax()]
+        out.append(newcommand("IDoneBelowBestNh", str(int(best["n_hessians"]))))
+        out.append(newcommand("IDoneBelowBestNu", f"{best['nonortho']:g}"))
+        share = below.groupby("n_hessians")["complete"].max()
+        upto = [nh for nh in share.index if (share.loc[:nh] == 0).all()]
+        out.append(newcommand("IDoneNoneUpTo", str(int(max(upto))) if upto else "no $N_h$ of the grid"))
     if len(above):
         out.append(newcommand("IDoneAboveMinPct", pct(above["complete"].min())))
         out.append(newcommand("IDoneAboveMaxPct", pct(above["complete"].max())))

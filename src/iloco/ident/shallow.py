@@ -322,8 +322,9 @@ def identify_shallow(
        (oracle calls of at most ``max_elements`` numbers).
     2. Span: top min(m, N_h) left singular vectors of the vectorized Hessians: ``estimate_span``
        (``gap`` or ``rank_tol`` when m is None).
-    3. Directions: ``rank_one_search`` with ``restarts`` (default 5·m̂) restarts per instance
-       (``variant``, ``gamma``, ``tol``, ``max_iter``, ``tol_rank``, ``dedup_tol``).
+    3. Directions: ``rank_one_search`` for m directions when m is known (m̂ otherwise), even
+       when N_h < m spans fewer dimensions, with ``restarts`` (default 5 per direction searched)
+       restarts per instance (``variant``, ``gamma``, ``tol``, ``max_iter``, ``tol_rank``, ``dedup_tol``).
     4. θ̂, b̂, ĉ by ``fit_network`` on ``n_fit`` further queries (default 4 × the number of
        fitted parameters), started from ``hessian_init`` (``init="hessian"``, no queries) or
        from θ = 0 (``init="zero"``, which stalls at large |θ| in the wide regime m > d);
@@ -349,7 +350,7 @@ def identify_shallow(
         raise IlocoError(f"id: radius must be finite and > 0, got {radius}")
     queries_per_hessian(d, scheme)  # validates the scheme
     if m is not None and n_fit is not None:
-        least = 2 * min(m, n_hessians) + 1 + (min(m, n_hessians) * d if refine else 0)
+        least = 2 * m + 1 + (m * d if refine else 0)
         if not isinstance(n_fit, int | np.integer) or n_fit < least:
             raise IlocoError(f"id: n_fit={n_fit} fit queries < {least} fitted parameters; use at least {least}")
     if init not in ("hessian", "zero"):
@@ -376,9 +377,9 @@ def identify_shallow(
     lap("hessians_s")
     span = estimate_span(H, m, gap, rank_tol)
     lap("span_s")
-    k = int(span.m_hat.max())
+    k = int(span.m_hat.max()) if m is None else m  # directions searched
     rank1 = rank_one_search(
-        span, 5 * k if restarts is None else restarts, seed, variant, gamma, tol, max_iter, tol_rank, dedup_tol
+        span, 5 * k if restarts is None else restarts, seed, variant, gamma, tol, max_iter, tol_rank, dedup_tol, m
     )
     lap("rank_one_s")
     n_params = 2 * k + 1 + (k * d if refine else 0)
@@ -564,9 +565,7 @@ def run_cell(
     nets = shallow_networks(trials, d, m, activation, nonortho, seed, theta_scale, device)
     oracle = oracle_of(nets, noise, seed)
     t0 = time.perf_counter()
-    res = identify_shallow(
-        oracle, m, n_hessians, h, scheme, restarts_per_width * min(m, n_hessians), activation=activation, seed=seed
-    )
+    res = identify_shallow(oracle, m, n_hessians, h, scheme, restarts_per_width * m, activation=activation, seed=seed)
     if device.type == "cuda":
         torch.cuda.synchronize(device)
     wall = time.perf_counter() - t0

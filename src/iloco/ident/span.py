@@ -94,6 +94,7 @@ def rank_one_search(
     max_iter: int = 500,
     tol_rank: float = 0.3,
     dedup_tol: float = 1e-3,
+    max_found: int | None = None,
 ) -> RankOne:
     """Rank-one elements of the span by projected power iteration, batched over instances × restarts.
 
@@ -156,9 +157,11 @@ def rank_one_search(
         active[at] = (moved >= tol) & ~hopeless
     lam, u = _top_eig(torch.bmm(c, Wf).reshape(B, restarts, d, d))
     lam, u = lam.abs().cpu(), u.cpu()
-    directions = torch.zeros(B, k, d, dtype=u.dtype)
-    found = np.zeros((B, k), dtype=bool)
-    rank_one = np.full((B, k), np.nan)
+    most = span.m_hat if max_found is None else np.full(B, max_found)
+    k_out = int(max(k, most.max()))
+    directions = torch.zeros(B, k_out, d, dtype=u.dtype)
+    found = np.zeros((B, k_out), dtype=bool)
+    rank_one = np.full((B, k_out), np.nan)
     accepted = np.zeros(B, dtype=np.int64)
     for i in range(B):
         order = torch.argsort(lam[i], descending=True)
@@ -166,7 +169,7 @@ def rank_one_search(
         accepted[i] = ok.numel()
         kept: list[int] = []
         for r in ok.tolist():
-            if len(kept) >= span.m_hat[i]:
+            if len(kept) >= most[i]:
                 break
             if kept and (u[i, kept] @ u[i, r]).abs().max() >= 1 - dedup_tol:
                 continue

@@ -82,7 +82,8 @@ def integrate_flow(
     dense: bool = False,
 ):
     """Integrate the end-to-end flow dW/dτ = V_N(W) of the completion loss
-    L(W) = (1/2m) Σ_Ω (W − W*)², from W0 until L ≤ tol_loss (or τ_max), by SciPy's adaptive
+    L(W) = (1/2m) Σ_Ω (W − W*)², from W0 until the mean squared residual (1/m) Σ_Ω (W − W*)²
+    = 2L (Arora et al.'s training loss, as in :func:`make_step`) is ≤ tol_loss (or τ_max), by SciPy's adaptive
     implicit BDF integrator (relative tolerance ``rtol``, absolute rtol·10⁻³): the flow is
     stiff (large singular values move fast, small ones slowly), so an explicit Runge–Kutta
     method would need steps at the fast scale across the long slow plateaus. Returns SciPy's
@@ -100,7 +101,7 @@ def integrate_flow(
 
     def converged(_tau, w):
         R = (w.reshape(d, d) - Y) * mask
-        return 0.5 * float((R * R).sum()) * inv_m - tol_loss
+        return float((R * R).sum()) * inv_m - tol_loss
 
     converged.terminal = True
     return solve_ivp(
@@ -146,7 +147,7 @@ def flow_depths(
                             np.linalg.norm((W - W_star) * (1 - mask)) / np.linalg.norm(W_star * (1 - mask))
                         ),
                         "effective_rank": float(effective_rank(sv)),
-                        "final_loss": 0.5 * float((R * R).sum()) / m,
+                        "final_loss": float((R * R).sum()) / m,
                         "tau": float(sol.t[-1]),
                         "rhs_evals": int(sol.nfev),
                         "status": "converged" if sol.status == 1 else ("max_tau" if sol.status == 0 else "failed"),

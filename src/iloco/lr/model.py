@@ -55,6 +55,11 @@ def make_step(
 ) -> tuple[Callable, Callable]:
     """One training step and the loss of the depth-N factorization on L(W) = (1/2m) Σ_k r_k², batched.
 
+    The step follows the gradient of L; the loss it reports (the stopping test against
+    ``tol_loss`` and the final loss of the table) is Arora et al.'s training loss, the mean
+    squared residual over the observations (1/m) Σ_k r_k² = 2L, so that ``tol_loss`` means
+    what their "train loss < 1e-6" means. The factor 2 changes no step.
+
     ``gd``: W_j ← W_j − η ∂L/∂W_j with the fixed step η of each cell (:func:`step_sizes`).
     ``rmsprop``: the normalized variant of RMSprop of Arora, Cohen, Hu, Luo (NeurIPS 2019; their
     ``GroupRMSprop``, github.com/roosephu/deep_matrix_factorization, opt.py): one running
@@ -85,14 +90,14 @@ def make_step(
         return [st[f"W{j}"].reshape(-1, shape[-2], shape[-1]) for j in range(depth)], shape
 
     def residual_grad(st, W):
-        """Residuals' loss per cell and ∇L(W), for the product W of shape (I, C, d, d)."""
+        """The mean squared residual (1/m) Σ r² = 2L per cell and ∇L(W), for the product W of shape (I, C, d, d)."""
         if task == "completion":
             R = (W - st["Y"]) * st["mask"]
-            loss = 0.5 * (R * R).sum(dim=(-2, -1)) * st["inv_m"]
+            loss = (R * R).sum(dim=(-2, -1)) * st["inv_m"]
             return loss, R * st["inv_m"][..., None, None]
         rows, cells, d, _ = W.shape
         r = (torch.bmm(W.reshape(rows, cells, d * d), st["A"].transpose(1, 2)) - st["y"].unsqueeze(1)) * st["w"]
-        loss = 0.5 * (r * r).sum(dim=-1) * st["inv_m"]
+        loss = (r * r).sum(dim=-1) * st["inv_m"]
         G = torch.bmm(r * st["inv_m"].unsqueeze(-1), st["A"]).reshape(rows, cells, d, d)
         return loss, G
 

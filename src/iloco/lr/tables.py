@@ -55,7 +55,8 @@ def tabulate(inst: dict, base: dict | None, shards: list[dict]) -> pd.DataFrame:
     """One row per (instance, observation count, method, depth, α), and one per (instance,
     count) for the nuclear-norm baseline (method ``nuclear``, depth and α empty): test error
     over all entries (relative Frobenius and MSE), effective rank, leading singular values,
-    steps, final loss, status and wall time; ``lr`` (gd: the fraction of 1/κ; rmsprop: η) and
+    steps, final loss (the mean squared residual over the observations, Arora et al.'s
+    convention: :func:`make_step`), status and wall time; ``lr`` (gd: the fraction of 1/κ; rmsprop: η) and
     rmsprop's ``rms_beta``, ``rms_eps``. Rows of the same instance and count are paired."""
     task = str(inst["task"])
     count, d = inst["W_star"].shape[:2]

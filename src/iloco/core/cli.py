@@ -6,6 +6,7 @@ runs (and is tested) without Snakemake. Each family registers its own subcommand
 from __future__ import annotations
 
 import argparse
+import contextlib
 import errno
 import importlib
 import json
@@ -83,6 +84,16 @@ def train_checkpoint(a, skip=RUNTIME):
     return engine.Checkpoint(a.checkpoint, io.digest(job), a.checkpoint_every_s)
 
 
+@contextlib.contextmanager
+def checkpointed(a, skip=RUNTIME):
+    """The job's checkpoint (``train_checkpoint``) for the block that trains and writes the
+    output; removed once the block has finished, so it cannot be mistaken for a result."""
+    ckpt = train_checkpoint(a, skip)
+    yield ckpt
+    if ckpt:
+        ckpt.remove()
+
+
 def named_tables(items: list[str]) -> dict:
     """NAME=PATH arguments → {name: table}; a malformed pair or a bad table names itself."""
     from iloco.core import io
@@ -114,6 +125,20 @@ def add_job(
     if checkpointed:
         s.add_argument("--checkpoint", help="save/resume the training state here (removed when the job ends)")
         s.add_argument("--checkpoint-every-s", type=float, default=300.0, help="seconds between checkpoints")
+    return s
+
+
+def add_bench(sub, name: str, help: str, func, **defaults) -> argparse.ArgumentParser:
+    """A benchmark subcommand: its sizes as options with ``defaults`` (a list default takes
+    comma-separated numbers), a device, a thread count and the output table."""
+    s = sub.add_parser(name, help=help)
+    for key, value in defaults.items():
+        kind = floats if isinstance(value, list) else type(value)
+        s.add_argument(f"--{key.replace('_', '-')}", type=kind, default=value)
+    s.add_argument("--device", default="auto")
+    s.add_argument("--threads", type=int, default=1)
+    s.add_argument("--out", required=True)
+    s.set_defaults(func=func)
     return s
 
 

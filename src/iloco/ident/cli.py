@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 
 from iloco.core.cli import (
+    add_bench,
     add_job,
+    checkpointed,
     job_device,
     job_settings,
     write_with_provenance,
@@ -39,19 +41,14 @@ def cmd_id2_regime(a) -> None:
 
 
 def cmd_id3_train(a) -> None:
-    from iloco.core import engine, io
+    from iloco.core import io
     from iloco.ident import chain as ident_chain
 
     cfg = job_settings(a, "id3-train", ("teachers", "train", "init_scales"))
     device = job_device(a)
-    ckpt = None
-    if a.checkpoint:
-        job = {"settings": cfg, "seed": a.seed}
-        ckpt = engine.Checkpoint(a.checkpoint, io.digest(job), a.checkpoint_every_s)
-    arrays = ident_chain.train_chain(cfg, a.seed, device, progress=not a.quiet, checkpoint=ckpt)
-    io.save_npz(a.out, **arrays)
-    if ckpt:
-        ckpt.remove()
+    with checkpointed(a) as ckpt:
+        arrays = ident_chain.train_chain(cfg, a.seed, device, progress=not a.quiet, checkpoint=ckpt)
+        io.save_npz(a.out, **arrays)
 
 
 def cmd_id3_identify(a) -> None:
@@ -150,12 +147,5 @@ def register(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--out", required=True)
     s.set_defaults(func=cmd_id1_macros)
 
-    s = sub.add_parser("bench-id", help="shallow-network identification: batched vs per-instance, instances per second")
-    s.add_argument("--instances", type=int, default=16)
-    s.add_argument("--d", type=int, default=20)
-    s.add_argument("--m", type=int, default=20)
-    s.add_argument("--n-hessians", type=int, default=25)
-    s.add_argument("--device", default="auto")
-    s.add_argument("--threads", type=int, default=1)
-    s.add_argument("--out", required=True)
-    s.set_defaults(func=cmd_bench_id)
+    help = "shallow-network identification: batched vs per-instance, instances per second"
+    add_bench(sub, "bench-id", help, cmd_bench_id, instances=16, d=20, m=20, n_hessians=25)

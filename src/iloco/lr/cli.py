@@ -5,11 +5,13 @@ from __future__ import annotations
 import argparse
 
 from iloco.core.cli import (
+    add_bench,
     add_job,
+    checkpointed,
     job_device,
     job_settings,
-    train_checkpoint,
     with_provenance,
+    write_with_provenance,
 )
 
 
@@ -42,15 +44,13 @@ def cmd_lr_train(a) -> None:
     device = job_device(a)
     inst = io.load_npz(a.instances, lr_problems.INSTANCE_KEYS)
     stop = engine.StopRule(s["max_steps"], s["tol_loss"], s["tol_change"], s["check_every"])
-    ckpt = train_checkpoint(a)
-    dtype = engine.resolve_dtype(s["dtype"])
-    rms = {k: s[k] for k in ("beta", "eps") if a.method == "rmsprop"}  # gd records the defaults, unused
-    out = lr_model.train_arrays(
-        inst, a.depth, s["alphas"], stop, s["lr"], device, dtype, a.method, a.seed, not a.quiet, ckpt, **rms
-    )
-    io.save_npz(a.out, **out)
-    if ckpt:
-        ckpt.remove()
+    with checkpointed(a) as ckpt:
+        dtype = engine.resolve_dtype(s["dtype"])
+        rms = {k: s[k] for k in ("beta", "eps") if a.method == "rmsprop"}  # gd records the defaults, unused
+        out = lr_model.train_arrays(
+            inst, a.depth, s["alphas"], stop, s["lr"], device, dtype, a.method, a.seed, not a.quiet, ckpt, **rms
+        )
+        io.save_npz(a.out, **out)
 
 
 def cmd_lr_table(a) -> None:
@@ -67,29 +67,19 @@ def cmd_lr_table(a) -> None:
 
 def cmd_lr_dynamics(a) -> None:
     import pandas as pd
-    import torch
 
-    from iloco.core import engine, io
     from iloco.lr import dynamics
 
-    torch.set_num_threads(a.threads)
     cfg = job_settings(a, "lr-dynamics")
-    device = engine.resolve_device(a.device)
-    table = pd.concat(dynamics.run_dynamics(cfg, a.seed, device), ignore_index=True)
-    io.write_table(a.out, with_provenance(table, a.config_hash))
+    device = job_device(a)
+    write_with_provenance(a, pd.concat(dynamics.run_dynamics(cfg, a.seed, device), ignore_index=True))
 
 
 def cmd_lr_flow(a) -> None:
-    import torch
-
-    from iloco.core import engine, io
     from iloco.lr import flow
 
-    torch.set_num_threads(a.threads)
     cfg = job_settings(a, "lr-flow")
-    device = engine.resolve_device(a.device)
-    table = flow.run_flow(a.part, cfg, a.seed, device)
-    io.write_table(a.out, with_provenance(table, a.config_hash))
+    write_with_provenance(a, flow.run_flow(a.part, cfg, a.seed, job_device(a)))
 
 
 def cmd_lr_macros(a) -> None:
@@ -148,23 +138,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--out", required=True)
     s.set_defaults(func=cmd_lr_table)
 
-    s = sub.add_parser("lr-dynamics", help="LR2: singular values and effective rank along training")
-    s.add_argument("--settings", required=True, help="the config's dynamics.dynamics section as JSON")
-    s.add_argument("--seed", type=int, required=True)
-    s.add_argument("--device", default="auto")
-    s.add_argument("--threads", type=int, default=1)
+    s = add_job(sub, "lr-dynamics", "LR2: singular values and effective rank along training", "lr.dynamics")
     s.add_argument("--config-hash", required=True)
-    s.add_argument("--out", required=True)
     s.set_defaults(func=cmd_lr_dynamics)
 
-    s = sub.add_parser("lr-flow", help="LR3: end-to-end flows of depth N and N = infinity; GD against the flow")
+    s = add_job(sub, "lr-flow", "LR3: end-to-end flows of depth N and N = infinity; GD against the flow", "lr.flow")
     s.add_argument("--part", required=True, help="depths | gd")
-    s.add_argument("--settings", required=True, help="the config's lr.flow section as JSON")
-    s.add_argument("--seed", type=int, required=True)
-    s.add_argument("--device", default="auto")
-    s.add_argument("--threads", type=int, default=1)
     s.add_argument("--config-hash", required=True)
-    s.add_argument("--out", required=True)
     s.set_defaults(func=cmd_lr_flow)
 
     s = sub.add_parser("lr-macros", help="LaTeX macros of the LR section")
@@ -174,11 +154,5 @@ def register(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--out", required=True)
     s.set_defaults(func=cmd_lr_macros)
 
-    s = sub.add_parser("bench-lr", help="LR trainer: GFLOP/s against batched matmul, time to loss 1e-6")
-    s.add_argument("--d", type=int, default=100)
-    s.add_argument("--depth", type=int, default=3)
-    s.add_argument("--instances", type=int, default=4)
-    s.add_argument("--device", default="auto")
-    s.add_argument("--threads", type=int, default=1)
-    s.add_argument("--out", required=True)
-    s.set_defaults(func=cmd_bench_lr)
+    help = "LR trainer: GFLOP/s against batched matmul, time to loss 1e-6"
+    add_bench(sub, "bench-lr", help, cmd_bench_lr, d=100, depth=3, instances=4)

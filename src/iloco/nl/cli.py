@@ -5,11 +5,11 @@ from __future__ import annotations
 import argparse
 
 from iloco.core.cli import (
-    RUNTIME,
+    add_bench,
     add_job,
+    checkpointed,
     job_device,
     job_settings,
-    train_checkpoint,
     write_with_provenance,
 )
 
@@ -19,10 +19,8 @@ def cmd_nl1_run(a) -> None:
 
     cfg = job_settings(a, "nl1-run", ("losses", "max_steps", "random"))
     device = job_device(a)
-    ckpt = train_checkpoint(a, RUNTIME)
-    write_with_provenance(a, separable.run_nl1(cfg, a.seed, device, not a.quiet, ckpt), device)
-    if ckpt:
-        ckpt.remove()
+    with checkpointed(a) as ckpt:
+        write_with_provenance(a, separable.run_nl1(cfg, a.seed, device, not a.quiet, ckpt), device)
 
 
 def cmd_nl1_macros(a) -> None:
@@ -38,10 +36,8 @@ def cmd_nl2_teacher(a) -> None:
 
     cfg = job_settings(a, "nl2-teacher", ("init_scales", "width"))
     device = job_device(a)
-    ckpt = train_checkpoint(a, RUNTIME)
-    write_with_provenance(a, rich_lazy.run_teacher_regimes(cfg, a.seed, device, not a.quiet, ckpt), device)
-    if ckpt:
-        ckpt.remove()
+    with checkpointed(a) as ckpt:
+        write_with_provenance(a, rich_lazy.run_teacher_regimes(cfg, a.seed, device, not a.quiet, ckpt), device)
 
 
 def cmd_nl2_digits(a) -> None:
@@ -53,10 +49,8 @@ def cmd_nl2_digits(a) -> None:
     device = job_device(a)
     if device.type != "cpu":  # small dense nets: the CPU path is used on every machine
         device = torch.device("cpu")
-    ckpt = train_checkpoint(a, RUNTIME)
-    write_with_provenance(a, rich_lazy.run_digits(cfg, a.seed, not a.quiet, ckpt), device)
-    if ckpt:
-        ckpt.remove()
+    with checkpointed(a) as ckpt:
+        write_with_provenance(a, rich_lazy.run_digits(cfg, a.seed, not a.quiet, ckpt), device)
 
 
 def cmd_nl2_macros(a) -> None:
@@ -105,12 +99,5 @@ def register(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--out", required=True)
     s.set_defaults(func=cmd_nl2_macros)
 
-    s = sub.add_parser("bench-nl", help="NL1 trainer: batched vs per-trial loop, GD steps per second")
-    s.add_argument("--instances", type=int, default=32)
-    s.add_argument("--n", type=int, default=200)
-    s.add_argument("--d", type=int, default=50)
-    s.add_argument("--steps", type=int, default=500)
-    s.add_argument("--device", default="auto")
-    s.add_argument("--threads", type=int, default=1)
-    s.add_argument("--out", required=True)
-    s.set_defaults(func=cmd_bench_nl)
+    help = "NL1 trainer: batched vs per-trial loop, GD steps per second"
+    add_bench(sub, "bench-nl", help, cmd_bench_nl, instances=32, n=200, d=50, steps=500)

@@ -9,22 +9,31 @@ from iloco.core.claims import Claim
 from iloco.sp import macros
 
 
-def _sp1_median(tb, depth: int, col: str, pick: str) -> float:
+def _sp1_worst(tb, depth: int, col: str, pick: str) -> float:
+    """Largest ``col`` over the instances at the smallest (``pick`` = min) or largest α of a
+    depth: a limit compared with a theory must agree on every instance, not on the median one
+    (NaN, so failing, if a run there diverged)."""
     t = tb["sp1"]
-    med = t[t["depth"] == depth].groupby("alpha")[col].median()
-    return float(med.iloc[0] if pick == "min" else med.iloc[-1])
+    t = t[t["depth"] == depth]
+    at = t[t["alpha"] == (t["alpha"].min() if pick == "min" else t["alpha"].max())]
+    return float(at[col].max(skipna=False))
 
 
 def _sp1_bp(tb, s):
-    return _sp1_median(tb, 2, "dist_bp", "min"), s["sp1_bp_within"]
+    return _sp1_worst(tb, 2, "dist_bp", "min"), s["sp1_bp_within"]
 
 
 def _sp1_l2(tb, s):
-    return _sp1_median(tb, 2, "dist_l2", "max"), s["sp1_l2_within"]
+    return _sp1_worst(tb, 2, "dist_l2", "max"), s["sp1_l2_within"]
 
 
 def _sp1_q(tb, s):
-    return float(tb["sp1"]["dist_q"].median()), 0.0
+    """Largest relative distance between a GD limit and the minimizer of Q_α over every converged
+    run (every instance, depth and α): a median over all runs hid a step bias of 2 % at two α.
+    A run that hit its step budget has no limit yet (the text counts them)."""
+    t = tb["sp1"]
+    done = t[t["status"] == "converged"]
+    return (float(done["dist_q"].max(skipna=False)) if len(done) else math.nan), 0.0
 
 
 def _sp2_theory(tb, s):
@@ -58,7 +67,8 @@ CLAIMS: tuple[Claim, ...] = (
     Claim(
         "sp1-small-alpha-l1",
         "SP",
-        "At the smallest $\\alpha$, the depth-2 GD limit is basis pursuit (median relative distance)",
+        "At the smallest $\\alpha$, the depth-2 GD limit is basis pursuit "
+        "(largest relative distance over the instances)",
         ("sp1",),
         _sp1_bp,
         "<=",
@@ -68,7 +78,8 @@ CLAIMS: tuple[Claim, ...] = (
     Claim(
         "sp1-large-alpha-l2",
         "SP",
-        "At the largest $\\alpha$, the depth-2 GD limit is the minimum-$\\ell_2$ interpolant",
+        "At the largest $\\alpha$, the depth-2 GD limit is the minimum-$\\ell_2$ interpolant "
+        "(largest relative distance over the instances)",
         ("sp1",),
         _sp1_l2,
         "<=",
@@ -78,7 +89,8 @@ CLAIMS: tuple[Claim, ...] = (
     Claim(
         "sp1-q-alpha",
         "SP",
-        "The GD limit is the minimizer of the exact potential $Q_\\alpha$ (median relative distance)",
+        "The GD limit is the minimizer of the exact potential $Q_\\alpha$ "
+        "(largest relative distance over every converged run: instances, depths and $\\alpha$)",
         ("sp1",),
         _sp1_q,
         "<=",

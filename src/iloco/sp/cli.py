@@ -8,11 +8,11 @@ import numpy as np
 
 # (imports of torch and the SP modules are local: `iloco --help` stays fast)
 from iloco.core.cli import (
+    add_bench,
     add_job,
-    floats,
+    checkpointed,
     job_device,
     job_settings,
-    train_checkpoint,
     with_provenance,
 )
 from iloco.core.errors import IlocoError
@@ -60,13 +60,11 @@ def cmd_sp1_train(a) -> None:
     s = job_settings(a, "sp1-train", ("alphas", *TRAIN_KEYS))
     device = job_device(a)
     inst = io.load_npz(a.instances, sp_problems.INSTANCE_KEYS)
-    ckpt = train_checkpoint(a)
-    out = sp_model.train_arrays(
-        inst, a.depth, s["alphas"], _stop(s), s["lr"], device, engine.resolve_dtype(s["dtype"]), not a.quiet, ckpt
-    )
-    io.save_npz(a.out, **out)
-    if ckpt:
-        ckpt.remove()
+    with checkpointed(a) as ckpt:
+        out = sp_model.train_arrays(
+            inst, a.depth, s["alphas"], _stop(s), s["lr"], device, engine.resolve_dtype(s["dtype"]), not a.quiet, ckpt
+        )
+        io.save_npz(a.out, **out)
 
 
 def cmd_sp1_table(a) -> None:
@@ -179,13 +177,11 @@ def cmd_sp2_train(a) -> None:
         raise IlocoError(f"sp2-train: --shard {a.shard} is not in 0..{s['shards'] - 1}")
     rows = sp_grid.shard_rows(len(inst["m"]), s["shards"], a.shard)
     part = sp_problems.select_rows(inst, rows)
-    ckpt = train_checkpoint(a)
-    out = sp_model.train_arrays(
-        part, a.depth, [s["alpha"]], _stop(s), s["lr"], device, engine.resolve_dtype(s["dtype"]), not a.quiet, ckpt
-    )
-    io.save_npz(a.out, rows=np.asarray(rows), **out)
-    if ckpt:
-        ckpt.remove()
+    with checkpointed(a) as ckpt:
+        out = sp_model.train_arrays(
+            part, a.depth, [s["alpha"]], _stop(s), s["lr"], device, engine.resolve_dtype(s["dtype"]), not a.quiet, ckpt
+        )
+        io.save_npz(a.out, rows=np.asarray(rows), **out)
 
 
 def cmd_sp2_table(a) -> None:
@@ -375,22 +371,9 @@ def _register_sp3(sub) -> None:
 
 
 def _register_bench(sub) -> None:
-    s = sub.add_parser("bench-sp1", help="batched trainer vs per-trial loop, trials per second")
-    s.add_argument("--instances", type=int, default=8)
-    s.add_argument("--alphas", type=floats, default=[1e-3, 1e-2, 1e-1, 1.0, 10.0])
-    s.add_argument("--steps", type=int, default=2000)
-    s.add_argument("--device", default="auto")
-    s.add_argument("--threads", type=int, default=1)
-    s.add_argument("--out", required=True)
-    s.set_defaults(func=cmd_bench_sp1)
+    help = "batched trainer vs per-trial loop, trials per second"
+    add_bench(sub, "bench-sp1", help, cmd_bench_sp1, instances=8, alphas=[1e-3, 1e-2, 1e-1, 1.0, 10.0], steps=2000)
 
-    s = sub.add_parser("bench-sp2", help="GD on the whole SP2 grid, batched vs per instance; time per LP")
-    s.add_argument("--n", type=int, default=40)
-    s.add_argument("--deltas", type=floats, default=[0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9])
-    s.add_argument("--rhos", type=floats, default=[0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8])
-    s.add_argument("--trials", type=int, default=5)
-    s.add_argument("--steps", type=int, default=200)
-    s.add_argument("--device", default="auto")
-    s.add_argument("--threads", type=int, default=1)
-    s.add_argument("--out", required=True)
-    s.set_defaults(func=cmd_bench_sp2)
+    grid = {"deltas": [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9], "rhos": [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8]}
+    help = "GD on the whole SP2 grid, batched vs per instance; time per LP"
+    add_bench(sub, "bench-sp2", help, cmd_bench_sp2, n=40, **grid, trials=5, steps=200)

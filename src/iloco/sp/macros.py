@@ -97,6 +97,8 @@ def sp1_macros(table: pd.DataFrame, bp_within: float, l2_within: float, scale: s
                 a_q = threshold_below(pd.Series(mq.index), mq["q_dist_bp"], bp_within)
                 out.append(newcommand(f"SPoneQGapMax{w}", sci(float(mq["dist_q"].max()))))
                 out.append(newcommand(f"SPoneQGapArgmax{w}", sci(float(mq["dist_q"].idxmax()))))
+                done = tq[tq["status"] == "converged"]["dist_q"]
+                out.append(newcommand(f"SPoneQGapWorst{w}", sci(float(done.max())) if len(done) else "n/a"))
                 out.append(
                     newcommand(
                         f"SPoneQBPRange{w}",
@@ -109,6 +111,8 @@ def sp1_macros(table: pd.DataFrame, bp_within: float, l2_within: float, scale: s
         out.append(newcommand("SPoneQResidualMax", sci(float(table["q_residual"].max()))))
         out.append(newcommand("SPoneQSolves", str(int(table["q_residual"].notna().sum()))))
         out.append(newcommand("SPoneQGapMedian", sci(float(table["dist_q"].median()))))
+        done = table[table["status"] == "converged"]["dist_q"]
+        out.append(newcommand("SPoneQGapWorst", sci(float(done.max())) if len(done) else "n/a"))
     cells = len(table)
     conv = int((table["status"] == "converged").sum())
     out.append(newcommand("SPoneCells", str(cells)))

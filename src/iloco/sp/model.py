@@ -176,23 +176,13 @@ def train_sgd(
     progress: bool = True,
 ) -> dict:
     """SGD (and GD: batch = m) from u = v = α on every instance × (batch, lr) cell, one tensor."""
-    A = torch.as_tensor(inst["A"], dtype=dtype, device=device)
-    y = torch.as_tensor(inst["y"], dtype=dtype, device=device).unsqueeze(2)
-    count, m, n = A.shape
+    m = inst["A"].shape[1]
     if max(batches) > m or min(batches) < 1:
         raise IlocoError(f"sp3: batch sizes must lie in 1..m = {m}, got {sorted(batches)}")
     combos = [(b, lr) for b in batches for lr in lrs]
     cell_lr = torch.tensor([c[1] for c in combos], dtype=dtype, device=device)
     cell_b = torch.tensor([c[0] for c in combos], dtype=dtype, device=device)
-    u0 = torch.full((count, n, len(combos)), alpha, dtype=dtype, device=device)
-    state = {
-        "A": A,
-        "y": y,
-        "ynorm2": 0.5 * (y * y).sum(dim=1),
-        "s2": torch.linalg.matrix_norm(A, ord=2).pow(2).unsqueeze(1),
-        "u": u0,
-        "v": u0.clone(),
-    }
+    state = initial_state(inst, [alpha] * len(combos), device, dtype)
     torch.manual_seed(seed)
     step, loss = make_sgd_step(depth, cell_lr, cell_b, m)
     res = run_batched(state, step, loss, stop, desc=f"SP3 SGD depth {depth}", progress=progress)

@@ -1,5 +1,7 @@
-# SP2: phase transitions over (delta = m/n, rho = k/m): basis pursuit (HiGHS LP) and GD on the
-# diagonal network at small alpha, against the statistical-dimension curve. Rules call `iloco`.
+# SP2: phase transitions over (delta = m/n, rho = k/m): basis pursuit (HiGHS LP) and the diagonal
+# network at small alpha, against the statistical-dimension curve. The network's diagram is its exact
+# gradient-flow limit (min Q_alpha s.t. Ax = y, sp2_potential) on every grid row; GD (sp2_train) runs
+# on the validation slice (sp2.validation) and is compared with that limit. Rules call `iloco`.
 
 SP2 = config["sp2"]
 SP2_RUNS = {run["depth"]: run["alpha"] for run in SP2["runs"]}
@@ -85,7 +87,12 @@ rule sp2_train:
         checkpoint_every_s=config["checkpoint_every_s"],
     params:
         settings=lambda wc: json.dumps(
-            {**SP2_TRAIN, "alpha": SP2_RUNS[int(wc.depth)], "shards": SP2["shards"]},
+            {
+                **SP2_TRAIN,
+                "alpha": SP2_RUNS[int(wc.depth)],
+                "shards": SP2["shards"],
+                "validation": SP2["validation"],
+            },
             sort_keys=True,
         ),
         device=config["device"],
@@ -141,9 +148,12 @@ rule sp2_figure:
     conda:
         ENV
     params:
+        success_tol=SP2["success_tol"],
         code=code("sp"),  # re-run when this code changes
     shell:
-        notebook("-p table {input.table} -p out_pdf {output.pdf}")
+        notebook(
+            "-p table {input.table} -p out_pdf {output.pdf} -p success_tol {params.success_tol}"
+        )
 
 
 rule sp2_macros:
@@ -158,7 +168,9 @@ rule sp2_macros:
     conda:
         ENV
     params:
-        settings=json.dumps({"success_tol": SP2["success_tol"]}),
+        settings=json.dumps(
+            {"success_tol": SP2["success_tol"], "max_steps": SP2_TRAIN["max_steps"]}
+        ),
         code=code("sp"),  # re-run when this code changes
     shell:
         "python -m iloco sp2-macros --table {input} --settings '{params.settings}' --out {output} 2> {log}"

@@ -170,12 +170,16 @@ def cmd_sp2_train(a) -> None:
     from iloco.sp import model as sp_model
     from iloco.sp import problems as sp_problems
 
-    s = job_settings(a, "sp2-train", ("alpha", "shards", *TRAIN_KEYS))
+    s = job_settings(a, "sp2-train", ("alpha", "shards", "validation", *TRAIN_KEYS))
     device = job_device(a)
     inst = io.load_npz(a.instances, sp_problems.GRID_KEYS)
     if not 0 <= a.shard < s["shards"]:
         raise IlocoError(f"sp2-train: --shard {a.shard} is not in 0..{s['shards'] - 1}")
-    rows = sp_grid.shard_rows(len(inst["m"]), s["shards"], a.shard)
+    # GD runs on the validation slice only; its rows keep their grid indices
+    slice_rows = sp_grid.validation_rows(inst["delta"], inst["rho"], inst["trial"], s["validation"])
+    rows = slice_rows[np.asarray(sp_grid.shard_rows(len(slice_rows), s["shards"], a.shard), dtype=int)]
+    if not len(rows):
+        raise IlocoError(f"sp2-train: shard {a.shard} of {s['shards']} has no row of the validation slice")
     part = sp_problems.select_rows(inst, rows)
     with checkpointed(a) as ckpt:
         out = sp_model.train_arrays(
@@ -212,8 +216,8 @@ def cmd_sp2_macros(a) -> None:
     from iloco.sp import tables as sp_tables
 
     table = io.read_table(a.table, sp_tables.SP2_COLUMNS)
-    threshold = job_settings(a, "sp2-macros", ("success_tol",))["success_tol"]
-    io.write_text(a.out, sp_macros.sp2_macros(table, threshold))
+    s = job_settings(a, "sp2-macros", ("success_tol", "max_steps"))
+    io.write_text(a.out, sp_macros.sp2_macros(table, s["success_tol"], s["max_steps"]))
 
 
 def cmd_sp3_sgd(a) -> None:
@@ -332,7 +336,9 @@ def _register_sp2(sub) -> None:
     s.add_argument("--depth", type=int, required=True)
     s.set_defaults(func=cmd_sp2_potential)
 
-    s = add_job(sub, "sp2-train", "GD on diagonal networks, one shard of the grid", "sp2.train", True, seeded=False)
+    s = add_job(
+        sub, "sp2-train", "GD on diagonal networks, one shard of the validation slice", "sp2.train", True, seeded=False
+    )
     s.add_argument("--instances", required=True)
     s.add_argument("--depth", type=int, required=True)
     s.add_argument("--shard", type=int, default=0)

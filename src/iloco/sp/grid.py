@@ -109,3 +109,21 @@ def memory_bytes(n: int, deltas: list[float], rhos: list[float], trials: int, sh
     per_shard = -(-rows // shards)
     m_max = max(m for _, _, m, _ in cells(n, deltas, rhos))
     return per_shard * (m_max * n + VECTORS_PER_ROW * n + 2 * m_max) * FLOAT_BYTES
+
+
+def validation_rows(delta: np.ndarray, rho: np.ndarray, trial: np.ndarray, validation: dict) -> np.ndarray:
+    """The grid rows of SP2's GD validation slice (config ``sp2.validation``): the first
+    ``trials`` instances of every cell whose δ is in ``deltas`` and ρ in ``rhos``, in grid order."""
+    pick = (
+        np.isin(np.round(np.asarray(delta, dtype=float), 12), np.round(validation["deltas"], 12))
+        & np.isin(np.round(np.asarray(rho, dtype=float), 12), np.round(validation["rhos"], 12))
+        & (np.asarray(trial) < validation["trials"])
+    )
+    return np.flatnonzero(pick)
+
+
+def validation_size(deltas: list[float], rhos: list[float], trials: int, validation: dict) -> int:
+    """Rows of the validation slice of a grid (torch-free, from the config alone)."""
+    d = sum(any(abs(v - g) < 1e-12 for g in deltas) for v in validation["deltas"])
+    r = sum(any(abs(v - g) < 1e-12 for g in rhos) for v in validation["rhos"])
+    return d * r * min(trials, validation["trials"])

@@ -6,7 +6,7 @@ from __future__ import annotations
 from iloco.core.errors import IlocoError
 from iloco.core.family import Family
 from iloco.core.memory import F64
-from iloco.sp.grid import memory_bytes
+from iloco.sp.grid import memory_bytes, validation_size
 
 
 def _wildcards(config: dict) -> dict[str, dict[str, list]]:
@@ -21,7 +21,8 @@ def _wildcards(config: dict) -> dict[str, dict[str, list]]:
 
 
 def _check(config: dict) -> None:
-    """Underdetermined SP1 problems, distinct depths, an SP2 shard within memory, SGD batches."""
+    """Underdetermined SP1 problems, distinct depths, an SP2 shard within memory, SP2's validation
+    slice inside its grid with a row for every shard, SGD batches."""
     sp1 = config["sp1"]
     if sp1["m"] >= sp1["n"]:
         raise IlocoError(f"config: sp1.m: {sp1['m']} must be < sp1.n = {sp1['n']} (underdetermined system)")
@@ -32,6 +33,21 @@ def _check(config: dict) -> None:
         if len(set(depths)) != len(depths):
             raise IlocoError(f"config: {section}.runs: depths {depths} must be distinct")
     sp2 = config["sp2"]
+    val = sp2["validation"]
+    for key in ("deltas", "rhos"):
+        outside = [v for v in val[key] if not any(abs(v - g) < 1e-12 for g in sp2[key])]
+        if outside:
+            raise IlocoError(
+                f"config: sp2.validation.{key}: {outside[0]} is not one of sp2.{key} (the slice is part of the grid)"
+            )
+    if val["trials"] > sp2["trials"]:
+        raise IlocoError(f"config: sp2.validation.trials: {val['trials']} must be <= sp2.trials = {sp2['trials']}")
+    rows = validation_size(sp2["deltas"], sp2["rhos"], sp2["trials"], val)
+    if rows < sp2["shards"]:
+        raise IlocoError(
+            f"config: sp2.shards: {sp2['shards']} training jobs per depth for {rows} rows of sp2.validation;"
+            " every shard needs a row"
+        )
     need = memory_bytes(sp2["n"], sp2["deltas"], sp2["rhos"], sp2["trials"], sp2["shards"])
     if need > sp2["memory_limit_gb"] * 2**30:
         raise IlocoError(

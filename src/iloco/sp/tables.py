@@ -43,6 +43,8 @@ SP2_COLUMNS = (
     "success",
     "status",
     "steps",
+    "flow_dist",
+    "flow_success",
     "wall_time_s",
     "device",
     "commit",
@@ -142,9 +144,14 @@ def tabulate_grid(
 ) -> pd.DataFrame:
     """One row per (method, grid row): the relative error to x* and whether it is below ``threshold``.
 
-    ``shards`` maps a depth to its training shards (each with its ``rows``); basis pursuit has
-    depth 0. The wall time of a GD row is its shard's training time over its trials.
-    ``potentials`` (depth → ``solve_grid_potential``) adds the minimizers of Q_α as method ``q<L>``.
+    Basis pursuit (method ``bp``, depth 0) and the exact gradient-flow limit of the depth-L
+    diagonal network (``potentials``: depth → ``solve_grid_potential``, the minimizer of Q_α,
+    method ``q<L>``) cover every grid row. ``shards`` maps a depth to its GD training shards
+    (method ``gd<L>``), each with its ``rows``: the validation slice. A GD row also has
+    ``flow_dist``, the relative distance of its limit to the flow limit of the same row
+    (‖x_GD − x_Q‖/‖x_Q‖; NaN if diverged or no potential of its depth), and ``flow_success``,
+    the flow limit's success there (1.0 or 0.0); the other methods have NaN in both. The wall time of a GD
+    row is its shard's training time over its rows.
     """
     rows_out = []
     base = {
@@ -169,6 +176,8 @@ def tabulate_grid(
         steps=0,
         final_loss=np.nan,
         status=np.where(bp["bp_status"] == 0, "optimal", "failed"),
+        flow_dist=np.nan,
+        flow_success=np.nan,
         wall_time_s=bp["lp_time_s"],
         device="cpu",
     )
@@ -185,30 +194,44 @@ def tabulate_grid(
                 steps=0,
                 final_loss=np.nan,
                 status=pot["status"],
+                flow_dist=np.nan,
+                flow_success=np.nan,
                 wall_time_s=pot["wall_time_s"],
                 device="cpu",
             )
         )
     for depth, parts in sorted(shards.items()):
         for sh in parts:
-            idx = np.asarray(sh["rows"], dtype=int)
-            x = np.where((sh["status"] == STATUS.index("diverged"))[..., None], np.nan, sh["x"])[:, 0]
-            e = rel_dist(x, inst["x_star"][idx])
-            rows_out.append(
-                frame.iloc[idx].assign(
-                    method=f"gd{depth}",
-                    depth=depth,
-                    alpha=float(sh["alphas"][0]),
-                    rel_err=e,
-                    success=e < threshold,
-                    steps=sh["steps"][:, 0],
-                    final_loss=sh["loss"][:, 0],
-                    status=[STATUS[int(s)] for s in sh["status"][:, 0]],
-                    wall_time_s=float(sh["wall_time_s"]) / len(idx),
-                    device=str(sh["device"]),
-                )
-            )
+            rows_out.append(_gd_frame(frame, inst, sh, depth, threshold, (potentials or {}).get(depth)))
     return pd.concat(rows_out, ignore_index=True)
+
+
+def _gd_frame(frame: pd.DataFrame, inst: dict, sh: dict, depth: int, threshold: float, pot: dict | None):
+    """The GD rows of one training shard (``tabulate_grid``), with their distance to the flow limit."""
+    idx = np.asarray(sh["rows"], dtype=int)
+    x = np.where((sh["status"] == STATUS.index("diverged"))[..., None], np.nan, sh["x"])[:, 0]
+    e = rel_dist(x, inst["x_star"][idx])
+    if pot is not None:
+        xq = pot["x"][idx]
+        flow = {
+            "flow_dist": rel_dist(x, xq),
+            "flow_success": (rel_dist(xq, inst["x_star"][idx]) < threshold).astype(float),
+        }
+    else:
+        flow = {"flow_dist": np.nan, "flow_success": np.nan}
+    return frame.iloc[idx].assign(
+        method=f"gd{depth}",
+        depth=depth,
+        alpha=float(sh["alphas"][0]),
+        rel_err=e,
+        success=e < threshold,
+        steps=sh["steps"][:, 0],
+        final_loss=sh["loss"][:, 0],
+        status=[STATUS[int(s)] for s in sh["status"][:, 0]],
+        **flow,
+        wall_time_s=float(sh["wall_time_s"]) / len(idx),
+        device=str(sh["device"]),
+    )
 
 
 def support_size(x: np.ndarray, rel: float = SUPPORT_REL) -> np.ndarray:

@@ -82,46 +82,75 @@ def sp1_alpha(table: pd.DataFrame, bp_within: float) -> plt.Figure:
     return fig
 
 
-def sp2_phase(table: pd.DataFrame, theory: pd.DataFrame) -> plt.Figure:
-    """SP2: probability of exact recovery over (δ, ρ) for basis pursuit and GD on the diagonal
-    network (one heatmap per method), the empirical 50 % contour of each, and the theoretical
-    ℓ1 curve ρ(δ) of the statistical dimension (``theory``: columns delta, rho) on top."""
+def sp2_phase(table: pd.DataFrame, theory: pd.DataFrame, threshold: float | None = None) -> plt.Figure:
+    """SP2: probability of exact recovery over (δ, ρ) for basis pursuit and for the exact
+    gradient-flow limit of the diagonal network per depth (the minimizer of Q_α at GD's α, every
+    grid row; one heatmap each), the empirical 50 % contour of each, the theoretical ℓ1 curve ρ(δ)
+    of the statistical dimension (``theory``: columns delta, rho) and the cells of the validation
+    slice (dots). Last panel: on the slice, GD's relative error against the flow limit's, per depth;
+    runs that hit the step budget as crosses; ``threshold`` (sp2.success_tol) splits the decisions."""
 
     style()
-    methods = ["bp"] + sorted(m for m in table["method"].unique() if m.startswith("gd"))
+    flows = sorted((m for m in table["method"].unique() if m.startswith("q")), key=lambda m: int(m[1:]))
+    gds = sorted((m for m in table["method"].unique() if m.startswith("gd")), key=lambda m: int(m[2:]))
+    methods = ["bp", *flows]
     names = {"bp": "basis pursuit (LP)"}
-    fig, axes = plt.subplots(1, len(methods), figsize=(TEXT_WIDTH, 2.4), sharey=True, constrained_layout=True)
+    panels = len(methods) + (1 if gds else 0)
+    fig, axes = plt.subplots(1, panels, figsize=(TEXT_WIDTH, 2.4), constrained_layout=True)
+    axes = np.atleast_1d(axes)
     prob = table.groupby(["method", "delta", "rho"], as_index=False)["success"].mean()
     deltas, rhos = np.sort(table["delta"].unique()), np.sort(table["rho"].unique())
-    for ax, method in zip(np.atleast_1d(axes), methods, strict=True):
+    slice_cells = table[table["method"].isin(gds)][["delta", "rho"]].drop_duplicates()
+    for ax, method in zip(axes, methods, strict=False):
         g = prob[prob["method"] == method].pivot(index="rho", columns="delta", values="success")
         g = g.reindex(index=rhos, columns=deltas)
         mesh = ax.pcolormesh(_edges(deltas), _edges(rhos), g.to_numpy(), cmap="viridis", vmin=0, vmax=1, shading="flat")
         if len(deltas) > 1 and len(rhos) > 1:
             ax.contour(deltas, rhos, g.to_numpy(), levels=[0.5], colors="w", linewidths=1.2)
         ax.plot(theory["delta"], theory["rho"], color="tab:red", lw=1.2, ls="--")
-        q = prob[prob["method"] == "q" + method[2:]] if method != "bp" else prob.iloc[:0]
-        if len(q) and len(deltas) > 1 and len(rhos) > 1:
-            qg = q.pivot(index="rho", columns="delta", values="success").reindex(index=rhos, columns=deltas)
-            ax.contour(deltas, rhos, qg.to_numpy(), levels=[0.5], colors="tab:orange", linewidths=1.0, linestyles=":")
         if method != "bp":
             row = table[table["method"] == method].iloc[0]
-            names[method] = f"GD, $L={int(row['depth'])}$, $\\alpha={row['alpha']:g}$"
+            names[method] = f"flow limit, $L={int(row['depth'])}$, $\\alpha={row['alpha']:g}$"
+            ax.plot(slice_cells["delta"], slice_cells["rho"], ls="none", marker=".", ms=2.5, color="w")
         ax.set(xlabel=r"$\delta = m/n$", title=names[method], xlim=(0, 1), ylim=(0, 1))
         ax.grid(False)
-    np.atleast_1d(axes)[0].set_ylabel(r"$\rho = k/m$")
+        if ax is not axes[0]:
+            ax.tick_params(labelleft=False)
+    axes[0].set_ylabel(r"$\rho = k/m$")
+    fig.colorbar(mesh, ax=axes[: len(methods)], shrink=0.9, label="P(exact recovery)")
     from matplotlib.lines import Line2D
 
     handles = [
         Line2D([], [], color="w", lw=1.2, label="empirical 50 %"),
         Line2D([], [], color="tab:red", lw=1.2, ls="--", label=r"$\ell_1$ theory (statistical dimension)"),
     ]
-    if table["method"].str.startswith("q").any():
-        handles.append(
-            Line2D([], [], color="tab:orange", lw=1.0, ls=":", label=r"50 % of $\min Q_\alpha$ (same $\alpha$)")
+    if gds:
+        ax = axes[-1]
+        floor = 1e-6
+        for i, method in enumerate(gds):
+            g = table[table["method"] == method]
+            flow = table[table["method"] == "q" + method[2:]].set_index(["cell", "trial"])["rel_err"]
+            fx = flow.reindex(pd.MultiIndex.from_frame(g[["cell", "trial"]])).to_numpy().clip(floor)
+            gy = g["rel_err"].to_numpy().clip(floor)
+            conv = (g["status"] == "converged").to_numpy()
+            color = f"C{i}"
+            ax.plot(fx[conv], gy[conv], ls="none", marker="o", ms=2.5, color=color, label=f"GD, $L={method[2:]}$")
+            ax.plot(fx[~conv], gy[~conv], ls="none", marker="x", ms=3, color=color, mew=0.8)
+        lo = floor
+        ax.plot([lo, 2], [lo, 2], color="0.5", lw=0.6)
+        if threshold is not None:
+            ax.axvline(threshold, color="0.5", ls=":", lw=0.8)
+            ax.axhline(threshold, color="0.5", ls=":", lw=0.8)
+        ax.set(
+            xscale="log",
+            yscale="log",
+            xlabel="rel. error, flow limit",
+            ylabel="rel. error, GD",
+            title="validation slice",
         )
+        ax.legend(fontsize=5, loc="upper left")
+        handles.append(Line2D([], [], color="0.3", marker="x", ls="none", ms=3, label="GD hit its step budget"))
     fig.legend(handles=handles, loc="outside lower center", ncol=len(handles), fontsize=6, frameon=False)
-    fig.colorbar(mesh, ax=axes, shrink=0.9, label="P(exact recovery)")
     return fig
 
 

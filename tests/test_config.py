@@ -187,6 +187,7 @@ def test_sp2_grid_too_large_for_memory_limit():
     assert "above sp2.memory_limit_gb" in msg and "raise sp2.shards" in msg
     ok = copy.deepcopy(BASE)  # more shards make the same grid fit
     ok["sp2"]["trials"], ok["sp2"]["shards"], ok["sp2"]["memory_limit_gb"] = 2000, 64, 2
+    ok["sp2"]["validation"]["trials"] = 2000  # a row of the validation slice for every shard
     core_config.validate(ok)
 
 

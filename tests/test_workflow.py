@@ -304,8 +304,13 @@ def test_sp_family_tables_figures_and_paper_numbers(built: Path):
     sp2 = pd.read_csv(built / "results" / "sp2" / "sp2.csv")
     c2 = cfg["sp2"]
     cells = len(c2["deltas"]) * len(c2["rhos"]) * c2["trials"]
-    methods = ["bp", "gd2", "gd3", "q2", "q3"]  # q<L>: minimizers of Q_alpha at GD's alpha
-    assert sorted(sp2["method"].value_counts().items()) == [(m, cells) for m in methods]
+    val = c2["validation"]
+    slice_rows = len(val["deltas"]) * len(val["rhos"]) * val["trials"]
+    # q<L>: minimizers of Q_alpha at GD's alpha (the flow limit) on every row; GD on the slice
+    counts = {"bp": cells, "gd2": slice_rows, "gd3": slice_rows, "q2": cells, "q3": cells}
+    assert dict(sp2["method"].value_counts()) == counts
+    gd = sp2[sp2["method"].str.startswith("gd")]
+    assert gd["flow_dist"].notna().all() and set(gd["delta"]) == set(val["deltas"])
     for col in ("rel_err", "success", "m", "k", "commit", "config_hash", "versions", "device", "wall_time_s"):
         assert sp2[col].notna().all(), col
     assert (sp2["k"] <= sp2["m"]).all()

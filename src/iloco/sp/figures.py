@@ -94,7 +94,7 @@ def sp2_phase(table: pd.DataFrame, theory: pd.DataFrame, threshold: float | None
     flows = sorted((m for m in table["method"].unique() if m.startswith("q")), key=lambda m: int(m[1:]))
     gds = sorted((m for m in table["method"].unique() if m.startswith("gd")), key=lambda m: int(m[2:]))
     methods = ["bp", *flows]
-    names = {"bp": "basis pursuit (LP)"}
+    names = {"bp": "basis pursuit"}
     panels = len(methods) + (1 if gds else 0)
     fig, axes = plt.subplots(1, panels, figsize=(TEXT_WIDTH, 2.4), constrained_layout=True)
     axes = np.atleast_1d(axes)
@@ -110,9 +110,10 @@ def sp2_phase(table: pd.DataFrame, theory: pd.DataFrame, threshold: float | None
         ax.plot(theory["delta"], theory["rho"], color="tab:red", lw=1.2, ls="--")
         if method != "bp":
             row = table[table["method"] == method].iloc[0]
-            names[method] = f"flow limit, $L={int(row['depth'])}$, $\\alpha={row['alpha']:g}$"
+            names[method] = f"flow, $L={int(row['depth'])}$, $\\alpha={row['alpha']:g}$"
             ax.plot(slice_cells["delta"], slice_cells["rho"], ls="none", marker=".", ms=2.5, color="w")
-        ax.set(xlabel=r"$\delta = m/n$", title=names[method], xlim=(0, 1), ylim=(0, 1))
+        ax.set(xlabel=r"$\delta = m/n$", xlim=(0, 1), ylim=(0, 1))
+        ax.set_title(names[method], fontsize=6)
         ax.grid(False)
         if ax is not axes[0]:
             ax.tick_params(labelleft=False)

@@ -153,6 +153,6 @@ def test_truncation_at_full_rank_leaves_accuracy_unchanged():
     untruncated = float((rich_lazy._mlp_logits(p, Xte).argmax(3) == yte).double().mean())
     assert tr.loc[8, "accuracy"] == pytest.approx(untruncated, abs=1e-12)
     assert tr.loc[8, "params_kept"] == tr.loc[8, "params_total"]
-    assert torch.allclose(analysis.truncate(p["W2"], 8), p["W2"], atol=1e-12)
+    assert torch.allclose(rich_lazy.truncate(p["W2"], 8), p["W2"], atol=1e-12)
     with pytest.raises(IlocoError, match="test_fraction"):
         rich_lazy.digits_data(1.5, 0)

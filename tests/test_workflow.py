@@ -422,7 +422,9 @@ def test_a_claim_made_to_fail_flips_the_build_as_configured(built: Path, tmp_pat
     proc = snakemake(repo, *target, "--config", "paper={'scale': 'test', 'claims': 'error'}")
     assert proc.returncode != 0
     log = (repo / "results" / "logs" / "paper" / "claims.log").read_text().strip().splitlines()
-    assert log[-1].startswith("iloco: error:") and "sp1-large-alpha-l2" in log[-1]
+    errors = [line for line in log if line.startswith("iloco: error:")]
+    assert len(errors) == 1 and "sp1-large-alpha-l2" in errors[0]
+    assert log[-1] == "iloco: removed paper/main.pdf (built from earlier results)"
     assert "claim sp1-large-alpha-l2 does not hold: measured 1" in "\n".join(log)
     assert not (repo / "paper" / "generated" / "claims.tex").exists()
     assert not (repo / "paper" / "main.pdf").exists()  # the previous PDF no longer matches the results
@@ -448,9 +450,9 @@ def test_report_has_every_figure_with_its_caption(built: Path, tmp_path: Path):
         for branch in re.split(r"{%.*?%}", rst.read_text()):
             if branch.split():
                 assert " ".join(branch.split()[:5]) in html, rst.name
-    from iloco.paper.appendix import FIGURE_JOBS
+    from iloco.core import family
 
-    for fig in FIGURE_JOBS:
+    for fig in family.figures():
         assert f"{fig}.pdf" in html, fig
 
 

@@ -109,10 +109,19 @@ def named_tables(items: list[str]) -> dict:
 
 # --------------------------------------------------------------------------- parser
 def add_job(
-    sub, name: str, help: str, section: str, checkpointed: bool = False, *, seeded: bool = True, device: bool = True
+    sub,
+    name: str,
+    help: str,
+    section: str,
+    checkpointed: bool = False,
+    *,
+    seeded: bool = True,
+    device: bool = True,
+    table: bool = False,
 ) -> argparse.ArgumentParser:
     """A subcommand taking the config values it depends on as ``--settings`` JSON (the one way a
-    rule hands a job its config; wildcards stay flags), with a seed and a device when it uses them."""
+    rule hands a job its config; wildcards stay flags), with a seed and a device when it uses them;
+    ``table``: it writes a result table, whose provenance columns carry ``--config-hash``."""
     s = sub.add_parser(name, help=help)
     s.add_argument("--settings", required=True, help=f"the config's {section} values of this job, as JSON")
     if seeded:
@@ -122,6 +131,8 @@ def add_job(
         s.add_argument("--threads", type=int, default=1)
         s.add_argument("--quiet", action="store_true", help="no progress bar")
     s.add_argument("--out", required=True)
+    if table:
+        s.add_argument("--config-hash", required=True)
     if checkpointed:
         s.add_argument("--checkpoint", help="save/resume the training state here (removed when the job ends)")
         s.add_argument("--checkpoint-every-s", type=float, default=300.0, help="seconds between checkpoints")

@@ -114,24 +114,24 @@ def register(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--out", required=True)
     s.set_defaults(func=cmd_id1_sweep)
 
-    s = add_job(sub, "id2-sweep", "identify first-layer and entangled weights of two-layer networks (ID2)", "id2")
-    s.add_argument("--config-hash", required=True)
+    s = add_job(
+        sub, "id2-sweep", "identify first-layer and entangled weights of two-layer networks (ID2)", "id2", table=True
+    )
     s.set_defaults(func=cmd_id2_sweep)
 
-    s = add_job(sub, "id2-regime", "the ID2 regime map: radius x d x widths x shift scale", "id2")
-    s.add_argument("--config-hash", required=True)
+    s = add_job(sub, "id2-regime", "the ID2 regime map: radius x d x widths x shift scale", "id2", table=True)
     s.set_defaults(func=cmd_id2_regime)
 
     s = add_job(sub, "id3-train", "train over-parameterized students on teachers' data by GD (ID3)", "id3", True)
     s.set_defaults(func=cmd_id3_train)
 
-    s = add_job(sub, "id3-identify", "identify trained students from queries, compress; Adam baseline (ID3)", "id3")
+    s = add_job(
+        sub, "id3-identify", "identify trained students from queries, compress; Adam baseline (ID3)", "id3", table=True
+    )
     s.add_argument("--students", required=True, help="the students file of id3-train")
-    s.add_argument("--config-hash", required=True)
     s.set_defaults(func=cmd_id3_identify)
 
-    s = add_job(sub, "id3-budget", "identification vs Adam at equal query budgets (ID3)", "id3")
-    s.add_argument("--config-hash", required=True)
+    s = add_job(sub, "id3-budget", "identification vs Adam at equal query budgets (ID3)", "id3", table=True)
     s.set_defaults(func=cmd_id3_budget)
 
     s = sub.add_parser("id23-macros", help="LaTeX macros of the ID2 and ID3 numbers")

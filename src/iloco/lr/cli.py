@@ -138,13 +138,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--out", required=True)
     s.set_defaults(func=cmd_lr_table)
 
-    s = add_job(sub, "lr-dynamics", "LR2: singular values and effective rank along training", "lr.dynamics")
-    s.add_argument("--config-hash", required=True)
+    s = add_job(sub, "lr-dynamics", "LR2: singular values and effective rank along training", "lr.dynamics", table=True)
     s.set_defaults(func=cmd_lr_dynamics)
 
-    s = add_job(sub, "lr-flow", "LR3: end-to-end flows of depth N and N = infinity; GD against the flow", "lr.flow")
+    s = add_job(
+        sub, "lr-flow", "LR3: end-to-end flows of depth N and N = infinity; GD against the flow", "lr.flow", table=True
+    )
     s.add_argument("--part", required=True, help="depths | gd")
-    s.add_argument("--config-hash", required=True)
     s.set_defaults(func=cmd_lr_flow)
 
     s = sub.add_parser("lr-macros", help="LaTeX macros of the LR section")

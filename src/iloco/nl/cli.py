@@ -74,8 +74,9 @@ def cmd_bench_nl(a) -> None:
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the subcommands to the ``iloco`` parser."""
-    s = add_job(sub, "nl1-run", "GD on separable data, logistic and exponential loss, vs the SVM (NL1)", "nl1", True)
-    s.add_argument("--config-hash", required=True)
+    s = add_job(
+        sub, "nl1-run", "GD on separable data, logistic and exponential loss, vs the SVM (NL1)", "nl1", True, table=True
+    )
     s.set_defaults(func=cmd_nl1_run)
 
     s = sub.add_parser("nl1-macros", help="LaTeX macros of the NL1 numbers")
@@ -84,13 +85,18 @@ def register(sub: argparse._SubParsersAction) -> None:
     s.set_defaults(func=cmd_nl1_macros)
 
     s = add_job(
-        sub, "nl2-teacher", "wide two-layer students from several init scales: rich vs lazy (NL2)", "nl2.teacher", True
+        sub,
+        "nl2-teacher",
+        "wide two-layer students from several init scales: rich vs lazy (NL2)",
+        "nl2.teacher",
+        True,
+        table=True,
     )
-    s.add_argument("--config-hash", required=True)
     s.set_defaults(func=cmd_nl2_teacher)
 
-    s = add_job(sub, "nl2-digits", "MLPs on digits: spectra and rank-k truncation (NL2)", "nl2.digits", True)
-    s.add_argument("--config-hash", required=True)
+    s = add_job(
+        sub, "nl2-digits", "MLPs on digits: spectra and rank-k truncation (NL2)", "nl2.digits", True, table=True
+    )
     s.set_defaults(func=cmd_nl2_digits)
 
     s = sub.add_parser("nl2-macros", help="LaTeX macros of the NL2 numbers")

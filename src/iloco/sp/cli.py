@@ -344,12 +344,13 @@ def _register_sp2(sub) -> None:
     s.add_argument("--shard", type=int, default=0)
     s.set_defaults(func=cmd_sp2_train)
 
-    s = add_job(sub, "sp2-table", "tidy table of the SP2 grid with provenance", "sp2", seeded=False, device=False)
+    s = add_job(
+        sub, "sp2-table", "tidy table of the SP2 grid with provenance", "sp2", seeded=False, device=False, table=True
+    )
     s.add_argument("--instances", required=True)
     s.add_argument("--bp", required=True)
     s.add_argument("--shards", nargs="+", required=True)
     s.add_argument("--potentials", nargs="*", help="Q_alpha minimizers on the grid (sp2-potential), one per depth")
-    s.add_argument("--config-hash", required=True)
     s.set_defaults(func=cmd_sp2_table)
 
     s = add_job(sub, "sp2-macros", "LaTeX macros of the SP2 numbers", "sp2", seeded=False, device=False)
@@ -358,15 +359,17 @@ def _register_sp2(sub) -> None:
 
 
 def _register_sp3(sub) -> None:
-    s = add_job(sub, "sp3-sgd", "SGD (mini-batches of rows) against GD at equal alpha and step size", "sp3.sgd")
+    s = add_job(
+        sub, "sp3-sgd", "SGD (mini-batches of rows) against GD at equal alpha and step size", "sp3.sgd", table=True
+    )
     s.add_argument("--instances", required=True)
     s.add_argument("--baselines", required=True)
-    s.add_argument("--config-hash", required=True)
     s.set_defaults(func=cmd_sp3_sgd)
 
-    s = add_job(sub, "sp3-noise", "GD on noisy data along its trajectory, against the Lasso path", "sp3.noise")
+    s = add_job(
+        sub, "sp3-noise", "GD on noisy data along its trajectory, against the Lasso path", "sp3.noise", table=True
+    )
     s.add_argument("--instances", required=True)
-    s.add_argument("--config-hash", required=True)
     s.set_defaults(func=cmd_sp3_noise)
 
     s = add_job(sub, "sp3-macros", "LaTeX macros of the SP3 numbers", "sp1", seeded=False, device=False)

@@ -89,3 +89,18 @@ def test_no_module_over_600_lines_and_long_functions_say_why():
         for node in ast.walk(ast.parse(text)):
             if isinstance(node, ast.FunctionDef) and node.end_lineno - node.lineno + 1 > 85:  # "about 80"
                 assert "One function on purpose" in (ast.get_docstring(node) or ""), f"{path}:{node.name}"
+
+
+def test_every_rule_that_declares_the_gpu_goes_to_the_gpu_partition_on_slurm():
+    """The SLURM profile lists its GPU rules by name (a profile cannot read the workflow):
+    every rule that declares the ``gpu`` resource must be there."""
+    import yaml
+
+    gpu_rules = set()
+    for text in _rule_files().values():
+        for block in re.split(r"\n(?=rule )", text):
+            name = re.match(r"rule (\w+):", block)
+            if name and re.search(r"^\s+gpu=", block, re.M):
+                gpu_rules.add(name.group(1))
+    profile = yaml.safe_load((REPO / "profiles" / "slurm" / "config.yaml").read_text())
+    assert gpu_rules and gpu_rules <= set(profile["set-resources"]), gpu_rules - set(profile["set-resources"])

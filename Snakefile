@@ -63,6 +63,7 @@ include: "workflow/rules/nl2.smk"
 include: "workflow/rules/lr.smk"
 include: "workflow/rules/jobs.smk"
 include: "workflow/rules/paper.smk"
+include: "workflow/rules/archive.smk"
 include: "workflow/rules/bench.smk"
 
 

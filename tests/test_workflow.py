@@ -496,3 +496,65 @@ def test_every_shipped_config_plans_and_the_appendix_times_every_job(repo_copy: 
     assert len(set(files)) == len(files)
     untimed = ("all", "paper", "provenance", "paper_constants")
     assert len(files) == sum(n for rule, n in jobs.items() if rule not in untimed)
+
+
+def test_archive_is_used_while_it_matches_config_and_code_and_the_audit_finds_a_doctored_row(
+    built: Path, tmp_path: Path
+):
+    """Issue 17: archive two tables; a clone without their results builds from them without
+    training; a changed config re-computes instead (one line says why); the audit re-computes
+    an archived job and names the row and the column of a doctored value."""
+    import gzip
+    import hashlib
+    import json
+    import shutil
+
+    from .conftest import BIN, workflow_env
+
+    repo = tmp_path / "repo"
+    shutil.copytree(built, repo, symlinks=True)
+    proc = snakemake(
+        repo, "archive/test/nl1/separable.json", "archive/test/sp2/sp2.json", "--configfile", "config/test.yaml"
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+
+    def iloco(*args):
+        return subprocess.run([str(BIN / "iloco"), *args], cwd=repo, env=workflow_env(), capture_output=True, text=True)
+
+    assert iloco("archive-manifest").returncode == 0
+    manifest = json.loads((repo / "archive/test/manifest.json").read_text())
+    assert set(manifest["tables"]) == {"results/nl1/separable.csv", "results/sp2/sp2.csv"}
+    assert "sp2/train_depth2_shard0" in manifest["jobs_s"]
+    for d in ("nl1", "sp2"):  # what a fresh clone lacks: the results, and Snakemake's records of them
+        shutil.rmtree(repo / "results" / d)
+    proc = snakemake(repo, "--configfile", "config/test.yaml", "--dry-run")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "2 table(s) of archive/test match this config and code" in proc.stderr
+    plan = planned_rules(proc)
+    assert not {"nl1_run", "sp2_data", "sp2_bp", "sp2_potential", "sp2_train", "sp2_table"} & set(plan)
+    assert {"nl1_figure", "sp2_figure", "sp2_macros", "claims", "paper"} <= set(plan)
+
+    cfg = yaml.safe_load((repo / "config" / "test.yaml").read_text())
+    cfg["nl1"]["soudry_random"] += 1
+    (repo / "changed.yaml").write_text(yaml.safe_dump(cfg))
+    proc = snakemake(repo, "--configfile", "changed.yaml", "--dry-run")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "results/nl1/separable.csv is stale (config nl1 differs): re-computing it" in proc.stderr
+    assert planned_rules(proc)["nl1_run"] == 1 and "sp2_train" not in planned_rules(proc)
+
+    # doctor one archived value, consistently (sha256 updated): only re-computation can tell
+    side = repo / "archive/test/nl1/separable.json"
+    entry = json.loads(side.read_text())
+    gz = repo / "archive/test" / entry["file"]
+    table = pd.read_csv(gz)
+    table.loc[5, "w_norm"] *= 1.001
+    data = table.to_csv(index=False, float_format="%.17g").encode()
+    gz.write_bytes(gzip.compress(data, mtime=0))
+    entry["sha256"] = hashlib.sha256(data).hexdigest()
+    side.write_text(json.dumps(entry))
+    assert iloco("archive-manifest").returncode == 0
+    proc = iloco("audit", "--configfile", "config/test.yaml", "--seed", "7", "--jobs", "nl1")
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    assert "audit: seed 7" in proc.stderr
+    assert "jobs nl1/run: results/nl1/separable.csv: row 5 (" in proc.stderr and "column w_norm:" in proc.stderr
+    assert "iloco: error: audit: 1 archived values differ from their re-computation" in proc.stderr

@@ -181,7 +181,7 @@ def build_parser() -> argparse.ArgumentParser:
         "-p", "--parameter", dest="parameters", nargs=2, action="append", default=[], metavar=("NAME", "VALUE")
     )
     s.set_defaults(func=cmd_notebook)
-    for name in (*family.NAMES, "paper"):
+    for name in (*family.NAMES, "paper", "archive"):
         importlib.import_module(f"iloco.{name}.cli").register(sub)
     return p
 

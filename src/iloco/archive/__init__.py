@@ -1,0 +1,1 @@
+"""The result archive of a scale (``archive/<scale>/``): its tables, manifest, restore and audit."""

@@ -1,0 +1,26 @@
+"""How an audit may re-compute SP's archived tables (``iloco.archive.audit``): the columns that
+identify a row, and the smaller configs whose rows are a subset of the archive's.
+
+Each SP2 row is seeded by its grid cell and trial (``problems.make_grid_instances``) and solved
+on its own, so fewer trials give the archive's rows of those trials; the GD slice is a set of
+grid rows (``grid.validation_rows``), so a sample of its ρ values gives their rows. Not part of
+a table's key (``archive.store.PRESENTATION``): it says how to check the numbers, not how to
+compute them.
+"""
+
+#: table → the columns that identify a row (floats matched to 12 digits).
+KEYS = {
+    "results/sp1/sp1.csv": ("instance", "depth", "alpha"),
+    "results/sp2/sp2.csv": ("method", "depth", "delta", "rho", "trial"),
+    "results/sp3/sgd.csv": ("instance", "alpha", "lr", "batch", "method"),
+    "results/sp3/noise.csv": ("instance", "method", "alpha", "step", "lambda"),
+}
+
+#: config section → (changes, share of the section's job time they leave). A change is
+#: ``(key path, value)`` or ``(key path, "sample", k)``: k values of that list drawn by the
+#: audit's seed.
+REDUCE = {
+    "sp2": ((("sp2", "trials"), 1), (("sp2", "validation", "rhos"), "sample", 2)),
+}
+#: the share of SP2's time the reduction leaves: GD dominates, 1 of 3 slice trials, 2 of 6 ρ.
+SHARE = {"sp2": 1 / 9}

@@ -1,0 +1,166 @@
+"""The result archive without Snakemake: keys, byte-reproducible files, restore, staleness, and
+the audit's row comparison (the workflow runs of it are in test_workflow.py)."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from iloco.archive import audit, store
+from iloco.core.errors import IlocoError
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def config() -> dict:
+    return yaml.safe_load((REPO / "config" / "test.yaml").read_text())
+
+
+def _table(n: int = 5) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "method": ["flow"] * n,
+            "depth": [2] * n,
+            "delta": [0.3] * n,
+            "rho": [0.1 * (i + 1) for i in range(n)],
+            "trial": list(range(n)),
+            "rel_err": [1e-3 * (i + 1) for i in range(n)],
+            "wall_time_s": [0.5] * n,
+            "device": ["cpu"] * n,
+            "commit": ["abc"] * n,
+        }
+    )
+
+
+@pytest.fixture
+def archived(tmp_path, monkeypatch, config):
+    """An archive of one table (results/sp2/sp2.csv) in a scratch working directory."""
+    monkeypatch.chdir(tmp_path)
+    Path("results/sp2").mkdir(parents=True)
+    Path("results/benchmarks/sp2").mkdir(parents=True)
+    Path("results/benchmarks/sp2/potential_depth2.tsv").write_text("s\th:m:s\tmax_rss\n12.5\t0:00:12\t300\n")
+    _table().to_csv("results/sp2/sp2.csv", index=False)
+    store.write_table("results/sp2/sp2.csv", "archive/test", config, ["results/benchmarks/sp2/potential_depth2.tsv"])
+    store.write_manifest("archive/test", "test")
+    return tmp_path
+
+
+def test_table_key_follows_its_sections_only(config):
+    sp2 = store.table_key(config, "results/sp2/sp2.csv")
+    sp3 = store.table_key(config, "results/sp3/sgd.csv")
+    config["sp1"]["k"] += 1  # SP3 trains on SP1's instances; SP2 does not read sp1
+    assert store.table_key(config, "results/sp2/sp2.csv") == sp2
+    assert store.table_key(config, "results/sp3/sgd.csv")["config_hash"] != sp3["config_hash"]
+    config["seed"] += 1
+    assert store.table_key(config, "results/sp2/sp2.csv")["config_hash"] != sp2["config_hash"]
+    with pytest.raises(IlocoError, match="not a result table"):
+        store.table_key(config, "results/nothing/x.csv")
+
+
+def test_compute_digest_ignores_presentation_but_not_training(tmp_path, monkeypatch):
+    pkg = tmp_path / "iloco"
+    shutil.copytree(REPO / "src" / "iloco", pkg)
+    monkeypatch.setattr(store, "PACKAGE", pkg)
+    before = store.compute_digest("sp")
+    (pkg / "sp" / "figures.py").write_text("# a new figure style\n", "utf-8")
+    (pkg / "sp" / "claims.py").write_text("# a new claim\n", "utf-8")
+    assert store.compute_digest("sp") == before
+    with open(pkg / "sp" / "model.py", "a") as fh:
+        fh.write("\n# a change to training\n")
+    assert store.compute_digest("sp") != before
+    nl = store.compute_digest("nl")
+    with open(pkg / "ident" / "networks.py", "a") as fh:  # NL2's teachers are ident networks
+        fh.write("\n#\n")
+    assert store.compute_digest("nl") != nl
+
+
+def test_archive_files_are_byte_reproducible_and_the_manifest_hashes_them(archived, config):
+    first = Path("archive/test/sp2/sp2.csv.gz").read_bytes()
+    store.write_table("results/sp2/sp2.csv", "archive/test", config, ["results/benchmarks/sp2/potential_depth2.tsv"])
+    assert Path("archive/test/sp2/sp2.csv.gz").read_bytes() == first
+    manifest = json.loads(Path("archive/test/manifest.json").read_text())
+    entry = manifest["tables"]["results/sp2/sp2.csv"]
+    assert entry["rows"] == 5 and entry["jobs"] == {"sp2/potential_depth2": {"s": 12.5, "max_rss_mb": 300.0}}
+    assert entry["commit"] == "abc" and entry["device"] == "cpu"
+    assert set(manifest["files"]) == {"sp2/sp2.csv.gz", "sp2/sp2.json"}
+    assert manifest["total_s"] == 12.5
+    assert gzip.decompress(first) == Path("results/sp2/sp2.csv").read_bytes()
+
+
+def test_restore_uses_a_matching_table_and_removes_a_stale_copy(archived, config, capsys):
+    Path("results/sp2/sp2.csv").unlink()
+    Path("results/benchmarks/sp2/potential_depth2.tsv").unlink()
+    assert store.restore(config) == {"results/sp2/sp2.csv"}
+    assert pd.read_csv("results/sp2/sp2.csv").equals(_table())
+    assert Path("results/benchmarks/sp2/potential_depth2.tsv").exists()  # Appendix B's job time
+    config["sp2"]["trials"] += 1
+    assert store.restore(config) == set()
+    err = capsys.readouterr().err
+    assert "results/sp2/sp2.csv is stale (config sp2 differs): re-computing it" in err
+    assert not Path("results/sp2/sp2.csv").exists()  # the archive's copy is never left to be used
+
+
+def test_restore_keeps_a_table_the_build_made_itself(archived, config):
+    config["sp2"]["trials"] += 1
+    _table(3).to_csv("results/sp2/sp2.csv", index=False)  # not the archive's: Snakemake judges it
+    store.restore(config, quiet=True)
+    assert len(pd.read_csv("results/sp2/sp2.csv")) == 3
+
+
+def test_an_edited_or_corrupt_archive_is_one_error_naming_the_file(archived, config):
+    Path("results/sp2/sp2.csv").unlink()
+    gz = Path("archive/test/sp2/sp2.csv.gz")
+    gz.write_bytes(gzip.compress(b"method\nedited\n"))
+    with pytest.raises(IlocoError, match=r"sp2\.csv\.gz: does not match the sha256"):
+        store.restore(config)
+    gz.write_bytes(b"not gzip")
+    with pytest.raises(IlocoError, match=r"sp2\.csv\.gz: corrupt archive file"):
+        store.restore(config)
+    Path("archive/test/manifest.json").write_text("{")
+    with pytest.raises(IlocoError, match=r"manifest\.json: corrupt archive file"):
+        store.restore(config)
+
+
+def test_compare_names_the_row_and_the_column():
+    archived, fresh = _table(), _table()
+    archived.loc[3, "rel_err"] *= 1.01
+    fresh["wall_time_s"] = 9.0  # timing and provenance columns are not compared
+    fresh["commit"] = "def"
+    (line,) = audit.compare("results/sp2/sp2.csv", archived, fresh)
+    assert line.startswith("results/sp2/sp2.csv: row 3 (method=flow, depth=2, trial=3) column rel_err:")
+    assert audit.compare("t", _table(), _table()) == []
+
+
+def test_compare_matches_a_reduced_recomputation_by_its_keys():
+    keys = ("method", "depth", "delta", "rho", "trial")
+    full, part = _table(), _table().iloc[[4, 1]].reset_index(drop=True)
+    assert audit.compare("t", full, part, keys) == []
+    part.loc[0, "rel_err"] = 1.0
+    (line,) = audit.compare("t", full, part, keys)
+    assert "row 4 (method=flow, depth=2, delta=0.3, rho=0.5, trial=4) column rel_err" in line
+    part.loc[1, "trial"] = 99
+    (line,) = audit.compare("t", full, part, keys)
+    assert "trial=99) is not in the archive" in line
+
+
+def test_audit_samples_within_the_budget_and_reduces_what_does_not_fit():
+    import random
+
+    available = {
+        "sp2": {"tables": ["results/sp2/sp2.csv"], "jobs": {}, "s": 3000.0},
+        "nl1": {"tables": ["results/nl1/separable.csv"], "jobs": {}, "s": 200.0},
+        "id3": {"tables": ["results/id3/chain.csv"], "jobs": {}, "s": 9000.0},
+    }
+    plan = audit.plan(available, 600.0, random.Random(1), None)
+    assert {name for name, _, _ in plan} == {"sp2", "nl1"}  # id3 has no reduction that fits
+    (sp2,) = [p for p in plan if p[0] == "sp2"]
+    assert sp2[1] is not None and sp2[2] == pytest.approx(3000 / 9)
+    assert sum(cost for _, _, cost in plan) <= 600
+    assert audit.plan(available, 600.0, random.Random(1), None) == plan  # the seed repeats it

@@ -164,3 +164,17 @@ def test_audit_samples_within_the_budget_and_reduces_what_does_not_fit():
     assert sp2[1] is not None and sp2[2] == pytest.approx(3000 / 9)
     assert sum(cost for _, _, cost in plan) <= 600
     assert audit.plan(available, 600.0, random.Random(1), None) == plan  # the seed repeats it
+
+
+def test_appendix_b_shows_each_figures_archived_paper_scale_time(archived):
+    from iloco.paper import appendix
+
+    manifest = store.read_manifest("archive/test")
+    paper = appendix.archived_times(manifest)
+    assert paper.to_dict("records") == [{"job": "sp2/potential_depth2", "s": 12.5, "max_rss_mb": 300.0}]
+    times = appendix.job_times(["results/benchmarks/sp2/potential_depth2.tsv"])
+    tex = appendix.provenance_tex({"sp2": _table()}, times, "0" * 16, "quick", paper)
+    row = next(line for line in tex.splitlines() if line.startswith("\\texttt{sp2\\_phase}"))
+    assert "& 12\\,s & 300\\,MB & 12\\,s &" in row
+    assert "& not archived &" in next(line for line in tex.splitlines() if line.startswith("\\texttt{nl1\\_separable}"))
+    assert "\\newcommand{\\ProvArchivedTotal}{12\\,s}" in tex

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from iloco.core.cli import (
     job_settings,
@@ -57,10 +58,14 @@ def cmd_constants_macros(a) -> None:
 
 
 def cmd_provenance(a) -> None:
+    from iloco.archive import store
     from iloco.core import io
     from iloco.paper import appendix
 
-    tex = appendix.provenance_tex(named_tables(a.tables), appendix.job_times(a.benchmarks), a.config_hash, a.scale)
+    manifest = store.read_manifest(Path(a.archive[0]).parent) if a.archive else None
+    archived = appendix.archived_times(manifest) if manifest else None
+    times = appendix.job_times(a.benchmarks)
+    tex = appendix.provenance_tex(named_tables(a.tables), times, a.config_hash, a.scale, archived)
     io.write_text(a.out, tex)
 
 
@@ -88,6 +93,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--benchmarks", nargs="+", required=True, help="the benchmark files of this build's jobs")
     s.add_argument("--config-hash", required=True)
     s.add_argument("--scale", required=True)
+    s.add_argument("--archive", nargs="*", default=[], help="the paper-scale archive's manifest.json (if any)")
     s.add_argument("--out", required=True)
     s.set_defaults(func=cmd_provenance)
 

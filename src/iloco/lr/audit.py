@@ -1,0 +1,32 @@
+"""How an audit may re-compute LR's archived tables (``iloco.archive.audit``): the columns that
+identify a row, and the smaller configs whose rows are a subset of the archive's.
+
+Instances are drawn one by one from ``[seed, i]`` (``problems.make_instances``), so fewer
+instances give the archive's first ones; every depth is its own run from the same seed (LR2's
+dynamics, LR3's flows, LR1's training per depth), so a sample of depths gives their rows. Not
+part of a table's key (``archive.store.PRESENTATION``).
+"""
+
+#: table → the columns that identify a row (floats matched to 12 digits).
+KEYS = {
+    "results/lr/completion.csv": ("task", "instance", "observations", "method", "depth", "alpha"),
+    "results/lr/sensing.csv": ("task", "instance", "observations", "method", "depth", "alpha"),
+    "results/lr/dynamics.csv": ("setting", "depth", "step"),
+    "results/lr/flow_depths.csv": ("instance", "observations", "depth"),
+    "results/lr/flow_gd.csv": ("depth", "observations", "lr"),
+}
+
+#: config section → changes (``(key path, value)`` or ``(key path, "sample", k)``).
+REDUCE = {
+    "lr": (
+        (("lr", "completion", "instances"), 1),
+        (("lr", "sensing", "instances"), 1),
+        (("lr", "depths"), "sample", 1),
+        (("lr", "dynamics", "depths"), "sample", 1),
+        (("lr", "flow", "instances"), 1),
+        (("lr", "flow", "depths"), "sample", 2),
+        (("lr", "flow", "gd_depths"), "sample", 1),
+    ),
+}
+#: the share of LR's job time the reduction leaves (about one depth in four of each part).
+SHARE = {"lr": 1 / 4}

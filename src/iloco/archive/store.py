@@ -15,6 +15,8 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
+import os
+import platform
 import sys
 import time
 from base64 import urlsafe_b64encode
@@ -88,6 +90,16 @@ def _one(table: pd.DataFrame, column: str) -> str:
     return ";".join(values) if values else "?"
 
 
+def machine() -> str:
+    """Where the archive was written (its jobs ran there): OS, CPU, cores, memory."""
+    try:
+        mem = f", {os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30:.0f} GiB"
+    except (ValueError, OSError, AttributeError):
+        mem = ""
+    cpu = platform.processor() or platform.machine()
+    return f"{platform.system()} {cpu}, {os.cpu_count()} cores{mem}"
+
+
 def _jobs(benchmarks: list[str]) -> dict[str, dict[str, float]]:
     """Job (``<dir>/<job>``) → wall seconds and peak RSS, from Snakemake benchmark files."""
     from iloco.paper.appendix import job_times
@@ -124,6 +136,7 @@ def write_table(table_path: str, out_dir: str | Path, config: dict[str, Any], be
         "versions": _one(table, "versions"),
         "device": _one(table, "device"),
         "jobs": _jobs(benchmarks),
+        "machine": machine(),
     }
     io.write_text(gz.with_suffix("").with_suffix(".json"), json.dumps(side, indent=1, sort_keys=True) + "\n")
     return side

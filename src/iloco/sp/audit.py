@@ -20,7 +20,11 @@ KEYS = {
 #: ``(key path, value)`` or ``(key path, "sample", k)``: k values of that list drawn by the
 #: audit's seed.
 REDUCE = {
-    "sp2": ((("sp2", "trials"), 1), (("sp2", "validation", "rhos"), "sample", 2)),
+    "sp2": (
+        (("sp2", "trials"), 1),
+        (("sp2", "validation", "trials"), 1),
+        (("sp2", "validation", "rhos"), "sample", 2),
+    ),
 }
 #: the share of SP2's time the reduction leaves: GD dominates, 1 of 3 slice trials, 2 of 6 ρ.
 SHARE = {"sp2": 1 / 9}

@@ -153,15 +153,17 @@ def test_compare_matches_a_reduced_recomputation_by_its_keys():
 def test_audit_samples_within_the_budget_and_reduces_what_does_not_fit():
     import random
 
+    from iloco.sp import audit as sp_audit
+
     available = {
-        "sp2": {"tables": ["results/sp2/sp2.csv"], "jobs": {}, "s": 3000.0},
-        "nl1": {"tables": ["results/nl1/separable.csv"], "jobs": {}, "s": 200.0},
+        "sp2": {"tables": ["results/sp2/sp2.csv"], "jobs": {}, "s": 500.0 / sp_audit.SHARE["sp2"]},
+        "nl1": {"tables": ["results/nl1/separable.csv"], "jobs": {}, "s": 100.0},
         "id3": {"tables": ["results/id3/chain.csv"], "jobs": {}, "s": 9000.0},
     }
     plan = audit.plan(available, 600.0, random.Random(1), None)
     assert {name for name, _, _ in plan} == {"sp2", "nl1"}  # id3 has no reduction that fits
     (sp2,) = [p for p in plan if p[0] == "sp2"]
-    assert sp2[1] is not None and sp2[2] == pytest.approx(3000 / 9)
+    assert sp2[1] is not None and sp2[2] == pytest.approx(available["sp2"]["s"] * sp_audit.SHARE["sp2"])
     assert sum(cost for _, _, cost in plan) <= 600
     assert audit.plan(available, 600.0, random.Random(1), None) == plan  # the seed repeats it
 

@@ -51,7 +51,13 @@ def _lr_rmsprop_agrees(tb, s):
 
 
 def _lr_infinite(tb, s):
-    med = tb["lr_flow_depths"].groupby("depth")["rel_error"].median()
+    """Median error of the deepest flow (N = ∞ when run) against that of the shallowest, at the
+    largest observation count. Near the 2dr − r² degrees of freedom (paper scale: d = 20, m = 90
+    for 76) deep flows fit matrices of lower effective rank far from W*, so the claim speaks of
+    the count with the most observations; the text gives every count (``LRthreeVerdict``)."""
+    fd = tb["lr_flow_depths"]
+    fd = fd[fd["observations"] == fd["observations"].max()]
+    med = fd.groupby("depth")["rel_error"].median()
     return float(med.iloc[-1]), float(med.iloc[0])  # N = ∞ (largest) against N = 1 (smallest)
 
 
@@ -118,7 +124,8 @@ CLAIMS: tuple[Claim, ...] = (
     Claim(
         "lr3-infinite-depth",
         "LR",
-        "The completion error of the $N=\\infty$ flow is below that of $N=1$",
+        "With the most observations, the completion error of the $N=\\infty$ flow is below that of $N=1$ "
+        "(median over instances; every count is in the text)",
         ("lr_flow_depths",),
         _lr_infinite,
         "<",

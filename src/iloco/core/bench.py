@@ -7,6 +7,7 @@ from __future__ import annotations
 import platform
 import time
 
+import numpy as np
 import pandas as pd
 import torch
 
@@ -26,6 +27,36 @@ def matmul_gflops(device: torch.device, dtype: torch.dtype, size: int = 512, rep
     if device.type == "cuda":
         torch.cuda.synchronize()
     return 2 * size**3 * reps / (time.perf_counter() - t0) / 1e9
+
+
+def copy_gb_s(device: torch.device, dtype: torch.dtype = torch.float64, mbytes: int = 256, reps: int = 10) -> float:
+    """The machine's own memory bandwidth, measured now: bytes read and written per second by a
+    copy of a ``mbytes`` tensor (far larger than the caches), in GB/s."""
+    n = mbytes * 2**20 // torch.tensor([], dtype=dtype).element_size()
+    a = torch.ones(n, device=device, dtype=dtype)
+    b = torch.empty_like(a)
+    b.copy_(a)
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    t0 = time.perf_counter()
+    for _ in range(reps):
+        b.copy_(a)
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    return 2 * a.element_size() * n * reps / (time.perf_counter() - t0) / 1e9
+
+
+def roofline(table: pd.DataFrame, flops: str, bytes_moved: str, dev: torch.device, dtype: torch.dtype) -> pd.DataFrame:
+    """The machine's matmul rate and copy bandwidth measured in this run, and each row's share of
+    its roofline: achieved flop rate over min(matmul rate, intensity × bandwidth), the intensity
+    being the row's ``flops`` per byte of ``bytes_moved`` (both per second)."""
+    peak, bandwidth = matmul_gflops(dev, dtype), copy_gb_s(dev, dtype)
+    table["machine_matmul_gflops"] = peak
+    table["machine_copy_gb_s"] = bandwidth
+    intensity = table[flops] / table[bytes_moved]
+    table["roofline_gflops"] = np.minimum(peak, intensity * bandwidth)
+    table["roofline_frac"] = table[flops] / table["roofline_gflops"]
+    return table
 
 
 def speedup(table: pd.DataFrame, rate: str) -> pd.Series:

@@ -10,7 +10,7 @@ import pandas as pd
 import torch
 
 from iloco.core import engine
-from iloco.core.bench import matmul_gflops, speedup, stamp
+from iloco.core.bench import matmul_gflops, roofline, speedup, stamp
 from iloco.sp import model, problems
 
 
@@ -36,8 +36,9 @@ def sp1_trainer(instances: int, alphas: list[float], steps: int, device: str, th
         if dev.type == "cuda":
             torch.cuda.synchronize()
         wall = time.perf_counter() - t0
-        # flops per step: two batched mat-vecs of size m x n per trial (forward and backward)
+        # per step and trial: two mat-vecs of size m x n (forward and backward), each reading A
         gflops = 2 * 2 * 40 * 100 * trials * steps / wall / 1e9
+        gb_s = 2 * 40 * 100 * 8 * trials * steps / wall / 1e9
         rows.append(
             {
                 "benchmark": "sp1_trainer",
@@ -48,12 +49,13 @@ def sp1_trainer(instances: int, alphas: list[float], steps: int, device: str, th
                 "trials_per_s": trials / wall,
                 "trial_steps_per_s": trials * steps / wall,
                 "gflops": gflops,
+                "gb_s": gb_s,
             }
         )
     table = pd.DataFrame(rows)
     table["speedup"] = speedup(table, "trials_per_s")
     table["matmul_gflops"] = matmul_gflops(dev, dtype)
-    return stamp(table, dev, threads)
+    return stamp(roofline(table, "gflops", "gb_s", dev, dtype), dev, threads)
 
 
 def sp2_grid(
@@ -81,9 +83,13 @@ def sp2_grid(
         if dev.type == "cuda":
             torch.cuda.synchronize()
         wall = time.perf_counter() - t0
+        # per step and row: two mat-vecs with its m x n matrix, each reading it (padded rows: m_max)
+        entries = float(np.sum(inst["m"])) * n
         rows.append(
             {
                 "benchmark": "sp2_grid",
+                "gflops": 2 * 2 * entries * steps / wall / 1e9,
+                "gb_s": 2 * 8 * entries * steps / wall / 1e9,
                 "mode": mode,
                 "instances": rows_n,
                 "steps": steps,
@@ -109,4 +115,4 @@ def sp2_grid(
     table["speedup"] = speedup(table, "instance_steps_per_s")
     table["n"] = n
     table["grid"] = f"{len(deltas)}x{len(rhos)}x{trials}"
-    return stamp(table, dev, threads)
+    return stamp(roofline(table, "gflops", "gb_s", dev, dtype), dev, threads)

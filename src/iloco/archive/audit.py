@@ -150,7 +150,9 @@ def reduced(config: dict[str, Any], changes, rng: random.Random) -> tuple[dict[s
     return config, said
 
 
-def recompute(config_file: Path, unit: str, tables: list[str], workdir: Path, timeout_s: float) -> None:
+def recompute(
+    config_file: Path, unit: str, tables: list[str], workdir: Path, timeout_s: float, cores: str = "all"
+) -> None:
     """Run the workflow for ``tables`` in ``workdir`` (no archive there: everything computed)."""
     snakemake = Path(sys.executable).with_name("snakemake")
     cmd = [
@@ -162,7 +164,7 @@ def recompute(config_file: Path, unit: str, tables: list[str], workdir: Path, ti
         "--configfile",
         str(config_file.resolve()),
         "--cores",
-        "all",
+        cores,
         *tables,
         "--quiet",
         "all",
@@ -210,6 +212,7 @@ def run(
     only: list[str] | None = None,
     rtol: float = RTOL,
     atol: float = ATOL,
+    cores: str = "all",
 ) -> list[str]:
     """Audit the archive of ``config_file``'s scale; raises IlocoError on any mismatch."""
     config_path = Path(config_file)
@@ -255,7 +258,7 @@ def run(
         scratch.mkdir(parents=True)
         cfg = scratch / "audit.yaml"
         cfg.write_text(yaml.safe_dump(run_config, sort_keys=False))
-        recompute(cfg, name, unit["tables"], scratch, max(2 * budget_s, 3 * estimate + 120))
+        recompute(cfg, name, unit["tables"], scratch, max(2 * budget_s, 3 * estimate + 120), cores)
         rows = 0
         for path in sorted(unit["tables"]):
             archived = pd.read_csv(_io.BytesIO(store.unpack(out_dir, manifest["tables"][path])))

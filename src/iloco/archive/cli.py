@@ -41,7 +41,7 @@ def cmd_manifest(a) -> None:
 def cmd_audit(a) -> None:
     from iloco.archive import audit
 
-    audit.run(a.configfile, a.seed, a.budget_s, a.archive, a.workdir, a.jobs)
+    audit.run(a.configfile, a.seed, a.budget_s, a.archive, a.workdir, a.jobs, cores=a.cores)
 
 
 def register(sub) -> None:
@@ -61,4 +61,5 @@ def register(sub) -> None:
     s.add_argument("--archive", default="archive")
     s.add_argument("--workdir", default="results/audit")
     s.add_argument("--jobs", nargs="*", default=None, help="audit these archived jobs (default: a random sample)")
+    s.add_argument("--cores", default="all", help="Snakemake's --cores for the re-computation (1 on a busy machine)")
     s.set_defaults(func=cmd_audit)

@@ -25,7 +25,7 @@ from typing import Any
 
 import pandas as pd
 
-from iloco.core import family, io
+from iloco.core import family, io, provenance
 from iloco.core.config import config_hash
 from iloco.core.errors import IlocoError
 
@@ -64,10 +64,7 @@ def compute_digest(name: str) -> str:
     files = [PACKAGE / "core" / m for m in COMPUTE_CORE]
     for pkg in (name, *USES.get(name, ())):
         files += [p for p in sorted((PACKAGE / pkg).rglob("*.py")) if p.name not in PRESENTATION]
-    h = hashlib.sha256()
-    for path in files:
-        h.update(path.relative_to(PACKAGE).as_posix().encode() + b"\0" + path.read_bytes())
-    return h.hexdigest()[:16]
+    return provenance.files_digest(files, PACKAGE)
 
 
 def table_key(config: dict[str, Any], path: str) -> dict[str, str]:

@@ -60,11 +60,18 @@ def code_digest(*packages: str) -> str:
     family), whole, so no module it imports is missed. Training rules do not carry it: a
     refactor must not retrain (their code is in the checkpoint fingerprints' scope instead:
     inputs and parameters)."""
-    h = hashlib.sha256()
+    files = []
     for name in packages:
         root = PACKAGE / name
         if not root.is_dir():
             raise ValueError(f"code_digest: no package iloco.{name}")
-        for path in sorted(root.rglob("*.py")):
-            h.update(path.relative_to(PACKAGE).as_posix().encode() + b"\0" + path.read_bytes())
+        files += sorted(root.rglob("*.py"))
+    return files_digest(files, PACKAGE)
+
+
+def files_digest(files, root: Path) -> str:
+    """SHA-256 (16 hex digits) of modules under ``root``, each by its path and content."""
+    h = hashlib.sha256()
+    for path in files:
+        h.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes())
     return h.hexdigest()[:16]

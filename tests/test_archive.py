@@ -68,17 +68,23 @@ def test_compute_digest_ignores_presentation_but_not_training(tmp_path, monkeypa
     pkg = tmp_path / "iloco"
     shutil.copytree(REPO / "src" / "iloco", pkg)
     monkeypatch.setattr(store, "PACKAGE", pkg)
-    before = store.compute_digest("sp")
+    before = store.compute_digest("sp", "sp2")
     (pkg / "sp" / "figures.py").write_text("# a new figure style\n", "utf-8")
     (pkg / "sp" / "claims.py").write_text("# a new claim\n", "utf-8")
-    assert store.compute_digest("sp") == before
+    assert store.compute_digest("sp", "sp2") == before
     with open(pkg / "sp" / "model.py", "a") as fh:
         fh.write("\n# a change to training\n")
-    assert store.compute_digest("sp") != before
-    nl = store.compute_digest("nl")
+    assert store.compute_digest("sp", "sp2") != before
+    nl1, nl2 = store.compute_digest("nl", "nl1"), store.compute_digest("nl", "nl2")
     with open(pkg / "ident" / "networks.py", "a") as fh:  # NL2's teachers are ident networks
         fh.write("\n#\n")
-    assert store.compute_digest("nl") != nl
+    assert store.compute_digest("nl", "nl2") != nl2 and store.compute_digest("nl", "nl1") == nl1
+    with open(pkg / "nl" / "rich_lazy.py", "a") as fh:  # NL2's trainer is not NL1's code
+        fh.write("\n#\n")
+    assert store.compute_digest("nl", "nl1") == nl1
+    with open(pkg / "nl" / "separable.py", "a") as fh:
+        fh.write("\n#\n")
+    assert store.compute_digest("nl", "nl1") != nl1
 
 
 def test_archive_files_are_byte_reproducible_and_the_manifest_hashes_them(archived, config):

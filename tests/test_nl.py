@@ -91,6 +91,24 @@ def test_networks_are_homogeneous_of_their_degree(arch):
     assert torch.allclose(f2, 2 ** separable.degree(arch) * f1, rtol=1e-12)
 
 
+@pytest.mark.parametrize("arch", separable.ARCHS)
+def test_hand_gradients_equal_autograd(arch):
+    """The hand-written gradients of every architecture, mixed losses in one batch, against
+    autograd on the same forward pass (some ReLU units dead at init)."""
+    g = torch.Generator().manual_seed(2)
+    X = torch.randn(3, 30, 6, dtype=torch.float64, generator=g)
+    y = torch.sign(torch.randn(3, 30, dtype=torch.float64, generator=g))
+    losses = ["logistic", "exp"]
+    p = separable.init_homogeneous(arch, 3, 2, 6, 7, 1.0, seed=1)
+    ps = {k: v.clone().requires_grad_(True) for k, v in p.items()}
+    total = separable._per_loss(y.unsqueeze(1) * separable._homogeneous_forward(ps, X, arch), losses).sum()
+    auto = dict(zip(ps, torch.autograd.grad(total, list(ps.values())), strict=True))
+    hand = separable._homogeneous_grads({"X": X, "Xt": X.transpose(1, 2).contiguous(), "y": y, **p}, arch, losses)
+    assert set(hand) == set(auto)
+    for k in auto:
+        assert torch.allclose(hand[k], auto[k], rtol=1e-12, atol=1e-14), k
+
+
 def test_deep_linear_turns_to_the_svm_and_relu_margin_rises():
     X, y = separable.random_separable(40, 5, 0.2, seed=3)
     Xt, yt = torch.as_tensor(X[None]), torch.as_tensor(y[None])

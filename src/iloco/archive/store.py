@@ -35,8 +35,11 @@ PACKAGE = Path(__file__).resolve().parents[1]
 COMPUTE_CORE = ("engine.py", "io.py", "stats.py")
 #: A family's modules that present or check its numbers; they are not part of a table's key.
 PRESENTATION = ("figures.py", "macros.py", "claims.py", "bench.py", "audit.py")
-#: Families whose tables are computed with another family's code too (NL2's teacher networks).
-USES = {"nl": ("ident",)}
+#: Table directories computed with another family's code too (NL2's teachers are ident networks).
+USES = {"nl2": ("ident",)}
+#: Modules that compute only the named directories' tables: the other directories' keys leave
+#: them out, so that work on NL2's trainer does not make NL1's archived table stale.
+ONLY_FOR = {"nl/rich_lazy.py": ("nl2",), "nl/analysis.py": ("nl2",)}
 #: Config sections a table reads besides its own directory's (SP3 trains on SP1's instances).
 SECTIONS = {"sp3": ("sp1",)}
 MANIFEST = "manifest.json"
@@ -57,13 +60,17 @@ def sections(path: str) -> tuple[str, ...]:
     return (own, *SECTIONS.get(own, ()))
 
 
-def compute_digest(name: str) -> str:
-    """SHA-256 (16 hex) of the code that computes a family's tables: ``core``'s numerical
-    modules and the family's (and :data:`USES`') modules but their presentation ones. A change
+def compute_digest(name: str, table_dir: str) -> str:
+    """SHA-256 (16 hex) of the code that computes the tables of ``results/<table_dir>`` (family
+    ``name``): ``core``'s numerical modules, the family's modules but the presentation ones and
+    those :data:`ONLY_FOR` other directories, and the code the directory :data:`USES`. A change
     to a figure, a macro or a claim keeps the archive valid; a change to training does not."""
     files = [PACKAGE / "core" / m for m in COMPUTE_CORE]
-    for pkg in (name, *USES.get(name, ())):
-        files += [p for p in sorted((PACKAGE / pkg).rglob("*.py")) if p.name not in PRESENTATION]
+    for pkg in (name, *USES.get(table_dir, ())):
+        for p in sorted((PACKAGE / pkg).rglob("*.py")):
+            only = ONLY_FOR.get(p.relative_to(PACKAGE).as_posix(), (table_dir,))
+            if p.name not in PRESENTATION and table_dir in only:
+                files.append(p)
     return provenance.files_digest(files, PACKAGE)
 
 
@@ -74,7 +81,7 @@ def table_key(config: dict[str, Any], path: str) -> dict[str, str]:
     secs = sections(path)
     return {
         "config_hash": config_hash(config["seed"], config["device"], {s: config[s] for s in secs}),
-        "code": compute_digest(name),
+        "code": compute_digest(name, Path(path).parts[1]),
     }
 
 

@@ -77,6 +77,19 @@ def _loss_and_grad_coef(m: torch.Tensor, loss: str) -> tuple[torch.Tensor, torch
     return e, e
 
 
+def _per_loss(m: torch.Tensor, losses: list[str]) -> torch.Tensor:
+    """Σ_n ℓ_c(m_rcn) (R, C) for margins m (R, C, n), cell c with loss ``losses[c]``."""
+    return torch.stack([_loss_and_grad_coef(m[:, j], name)[0].sum(1) for j, name in enumerate(losses)], 1)
+
+
+def _grad_coef(m: torch.Tensor, losses: list[str]) -> torch.Tensor:
+    """−ℓ_c'(m_rcn) (R, C, n), computed in place of the margins m (one element-wise op per loss)."""
+    m.neg_()
+    for j, name in enumerate(losses):
+        (torch.sigmoid_ if name == "logistic" else torch.exp_)(m[:, j])
+    return m
+
+
 def train_linear(
     Z: torch.Tensor,
     losses: list[str],
@@ -99,20 +112,20 @@ def train_linear(
     R, n, d = Z.shape
     C = len(losses)
     lr = lr_scale / torch.linalg.matrix_norm(Z, ord=2) ** 2  # (R,)
-    state = {"Z": Z, "w": torch.zeros(R, C, d, dtype=Z.dtype, device=Z.device), "lr": lr}
+    state = {"Z": Z, "Zt": Z.transpose(1, 2).contiguous(), "w": torch.zeros(R, C, d, dtype=Z.dtype, device=Z.device)}
+    state["lr"] = lr
 
     def margins(st):
-        return torch.einsum("rnd,rcd->rcn", st["Z"], st["w"])
+        return torch.bmm(st["w"], st["Zt"])  # (R, C, n): faster than Z wᵀ for C ≪ d (measured)
 
     def loss_fn(st):
-        m = margins(st)
-        return torch.stack([_loss_and_grad_coef(m[:, j], name)[0].sum(1) for j, name in enumerate(losses)], 1)
+        return _per_loss(margins(st), losses)
 
     def step(st, frozen):
-        m = margins(st)
-        coef = torch.stack([_loss_and_grad_coef(m[:, j], name)[1] for j, name in enumerate(losses)], 1)
-        grad = -torch.einsum("rcn,rnd->rcd", coef, st["Z"])
-        st["w"] -= (st["lr"].view(-1, 1, 1) * grad) * (~frozen).unsqueeze(2)
+        # w -= lr * (-Σ_n coef_n z_n): one bmm (R, C, n) @ (R, n, d), the loss's coefficient per cell
+        coef = _grad_coef(margins(st), losses)
+        coef.mul_((st["lr"].view(-1, 1, 1) * (~frozen).unsqueeze(2)).to(coef.dtype))
+        st["w"].baddbmm_(coef, st["Z"])
 
     if record_at[0] < 1 or any(b <= a for a, b in zip(record_at, record_at[1:], strict=False)):
         raise IlocoError(f"nl: recording steps must increase, got {list(record_at)}")
@@ -259,6 +272,40 @@ def _homogeneous_forward(p: dict[str, torch.Tensor], X: torch.Tensor, arch: str)
     return (h @ p["v"].unsqueeze(3)).squeeze(3)
 
 
+def _homogeneous_grads(p: dict[str, torch.Tensor], arch: str, losses: list[str]) -> dict[str, torch.Tensor]:
+    """∇ Σ_n ℓ_c(y_n f(x_n)) for each parameter (same shapes), by hand: for the deep linear
+    networks through the end-to-end vector w = W₁(W₂)v (no (n × width) products at all), for
+    ``relu2`` by two batched matmuls. Equal to autograd's to rounding (tested); 10–50× fewer
+    operations per step than autograd's graph at NL1's shapes."""
+    X, Xt, y = p["X"], p["Xt"], p["y"].unsqueeze(1)  # (R, n, d), (R, d, n) contiguous, (R, 1, n)
+    v = p["v"]
+    R, C, d, k = p["W1"].shape
+    if arch == "relu2":  # one (n × d)(d × C·width) product each way, cells side by side
+        h = torch.bmm(X, p["W1"].permute(0, 2, 1, 3).reshape(R, d, C * k))  # (R, n, C·k)
+        a = torch.relu(h)
+        eye = torch.eye(C, dtype=v.dtype, device=v.device).view(1, C, 1, C)
+        vb = (v.unsqueeze(3) * eye).reshape(R, C * k, C)  # block-diagonal output weights
+        m = torch.bmm(a, vb).transpose(1, 2).mul_(y)
+        g = _grad_coef(m, losses).mul_(y).neg_()  # dL/df (R, C, n)
+        dh = torch.ops.aten.threshold_backward(torch.bmm(g.transpose(1, 2), vb.transpose(1, 2)), a, 0)  # (R, n, C·k)
+        dW1 = torch.bmm(Xt, dh).view(R, d, C, k).permute(0, 2, 1, 3)
+        dv = torch.bmm(g, a).view(R, C, C, k).diagonal(dim1=1, dim2=2)  # (R, k, C): Σ_n g_rcn a_rnck
+        return {"W1": dW1, "v": dv.permute(0, 2, 1)}
+    u = (p["W2"] @ v.unsqueeze(3)).squeeze(3) if arch == "linear3" else v  # (R, C, k)
+    w = (p["W1"] @ u.unsqueeze(3)).squeeze(3)  # end-to-end (R, C, d)
+    m = torch.bmm(w, Xt).mul_(y)
+    g = _grad_coef(m, losses).mul_(y).neg_()
+    xg = torch.bmm(g, X)  # ∇_w L (R, C, d)
+    a1 = (xg.unsqueeze(2) @ p["W1"]).squeeze(2)  # W₁ᵀ ∇_w L (R, C, k)
+    grads = {"W1": xg.unsqueeze(3) * u.unsqueeze(2)}
+    if arch == "linear3":
+        grads["W2"] = a1.unsqueeze(3) * v.unsqueeze(2)
+        grads["v"] = (a1.unsqueeze(2) @ p["W2"]).squeeze(2)
+    else:
+        grads["v"] = a1
+    return grads
+
+
 def degree(arch: str) -> int:
     """The homogeneity degree L: f(cθ) = c^L f(θ)."""
     return 3 if arch == "linear3" else 2
@@ -287,10 +334,10 @@ def train_homogeneous(
     checkpoint=None,
     progress: bool = False,
 ) -> dict[str, np.ndarray]:
-    """GD (autograd) on Σ_n ℓ(y_n f(x_n)) for homogeneous networks, one cell per loss, on the
-    shared engine in segments ending at ``record_at`` (resumable with ``checkpoint``); records
-    the loss and the normalized margin min_n y_n f(x_n) / ‖θ‖^L, and for linear networks the
-    end-to-end vector."""
+    """GD on Σ_n ℓ(y_n f(x_n)) for homogeneous networks (gradients by ``_homogeneous_grads``),
+    one cell per loss, on the shared engine in segments ending at ``record_at`` (resumable with
+    ``checkpoint``); records the loss and the normalized margin min_n y_n f(x_n) / ‖θ‖^L, and
+    for linear networks the end-to-end vector."""
     from iloco.core import engine as core_engine
 
     for name in losses:
@@ -298,21 +345,17 @@ def train_homogeneous(
     if len(losses) != next(iter(params.values())).shape[1]:
         raise IlocoError(f"nl: {len(losses)} losses need as many cells in the parameters")
     names = sorted(params)
-    state = {"X": X, "y": y, **{k: v.clone() for k, v in params.items()}}
+    state = {"X": X, "Xt": X.transpose(1, 2).contiguous(), "y": y, **{k: v.clone() for k, v in params.items()}}
     L = degree(arch)
 
     def per_loss(st):
-        m = st["y"].unsqueeze(1) * _homogeneous_forward(st, st["X"], arch)
-        return torch.stack([_loss_and_grad_coef(m[:, j], name)[0].sum(1) for j, name in enumerate(losses)], 1)
+        return _per_loss(st["y"].unsqueeze(1) * _homogeneous_forward(st, st["X"], arch), losses)
 
     def step(st, frozen):
-        with torch.enable_grad():
-            ps = {k: st[k].detach().requires_grad_(True) for k in names}
-            total = per_loss({**st, **ps}).sum()
-            grads = torch.autograd.grad(total, [ps[k] for k in names])
+        grads = _homogeneous_grads(st, arch, losses)
         keep = (~frozen).to(X.dtype)
-        for k, gk in zip(names, grads, strict=True):
-            st[k] -= lr * gk * keep.reshape(*keep.shape, *([1] * (gk.ndim - 2)))
+        for k, gk in grads.items():
+            st[k].sub_(gk.mul_((lr * keep).reshape(*keep.shape, *([1] * (gk.ndim - 2)))))
 
     def record(st, t):
         with torch.no_grad():

@@ -129,7 +129,8 @@ def lr2_dynamics(table: pd.DataFrame) -> plt.Figure:
 def lr3_flow(depths: pd.DataFrame, gd: pd.DataFrame) -> plt.Figure:
     """LR3: (a) largest gap between factorized GD and the end-to-end flow along the path
     against the step, per depth, with a slope-one guide; (b) test error and (c) effective rank
-    of the flow's limit against the depth, up to N = ∞ (one line per instance, median bold)."""
+    of the flow's limit against the depth, up to N = ∞ (one thin line per instance, the median per
+    observation count bold: at paper scale the counts behave differently)."""
     style()
     fig, axes = plt.subplots(1, 3, figsize=(TEXT_WIDTH, 2.3), constrained_layout=True)
     ax = axes[0]
@@ -146,12 +147,14 @@ def lr3_flow(depths: pd.DataFrame, gd: pd.DataFrame) -> plt.Figure:
     order = sorted(depths["depth"].unique())
     pos = {n: i for i, n in enumerate(order)}
     for ax, col, title in ((axes[1], "rel_error", "(b) test error"), (axes[2], "effective_rank", "(c) effective rank")):
-        for (_, _), g in depths.groupby(["instance", "observations"]):
-            g = g.sort_values("depth")
-            ax.plot([pos[n] for n in g["depth"]], g[col], color="0.7", lw=0.7)
-        med = depths.groupby("depth")[col].median()
-        ax.plot([pos[n] for n in med.index], med.values, "o-", color="C0", ms=3, label="median")
+        for i, (m, by_m) in enumerate(depths.groupby("observations")):  # one median per count: they differ
+            for _, g in by_m.groupby("instance"):
+                g = g.sort_values("depth")
+                ax.plot([pos[n] for n in g["depth"]], g[col], color=f"C{i}", alpha=0.25, lw=0.7)
+            med = by_m.groupby("depth")[col].median()
+            ax.plot([pos[n] for n in med.index], med.values, "o-", color=f"C{i}", ms=3, label=f"median, m = {m}")
         ax.set_xticks(range(len(order)), ["∞" if n == float("inf") else str(int(n)) for n in order])
         ax.set(xlabel="depth $N$", ylabel=col.replace("_", " "), title=title)
     axes[1].set_yscale("log")
+    axes[1].legend(fontsize=6)
     return fig

@@ -169,8 +169,11 @@ def test_nl_benchmark_command_writes_table(tmp_path):
     args = ["bench-nl", "--instances", "2", "--n", "20", "--d", "4", "--steps", "20", "--device", "cpu"]
     assert main([*args, "--out", str(out)]) == 0
     t = pd.read_csv(out)
-    assert set(t["mode"]) == {"batched", "per-trial loop"} and (t["trials"] == 4).all()
-    assert (t["trial_steps_per_s"] > 0).all() and (t["gflops"] > 0).all()
+    assert set(t["mode"]) == {"batched", "per-trial loop"}
+    assert set(t["model"]) == {"linear", "linear2", "linear3", "relu2"}
+    assert (t.loc[t["model"] == "linear", "trials"] == 4).all() and (t.loc[t["model"] != "linear", "trials"] == 2).all()
+    assert (t["trial_steps_per_s"] > 0).all() and (t["gflops"] > 0).all() and (t["roofline_frac"] > 0).all()
+    assert (t.loc[t["mode"] != "batched", "speedup"] == 1).all()  # each trainer against its own loop
 
 
 PAPER = Path(__file__).resolve().parents[1] / "paper"

@@ -1,5 +1,6 @@
 """LR benchmark: the batched factorization trainer in GFLOP/s against the machine's batched
-matmul, and time to loss 1e-6 against a plain NumPy loop, by GD and by normalized RMSprop."""
+matmul and its roofline (matmul rate, memory bandwidth), and time to loss 1e-6 against a plain
+NumPy loop, by GD and by normalized RMSprop."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import pandas as pd
 import torch
 
 from iloco.core import engine
-from iloco.core.bench import bmm_gflops, stamp
+from iloco.core.bench import bmm_gflops, roofline, stamp
 
 
 def _numpy_loop_to_loss(inst: dict, depth: int, lr_frac: float, tol: float, max_steps: int, seed: int):
@@ -77,6 +78,7 @@ def lr_trainer(d: int, depth: int, instances: int, device: str, threads: int) ->
             "wall_s": wall,
             "setup_s": time.perf_counter() - t0 - wall,
             "gflops": flops / wall / 1e9,
+            "gb_s": flops / (2 * d) * 3 * 8 / wall / 1e9,  # each d × d product reads two factors, writes one
             "bmm_gflops": bmm_gflops(dev, dtype, cells, d),
         }
     )
@@ -113,4 +115,4 @@ def lr_trainer(d: int, depth: int, instances: int, device: str, threads: int) ->
     table = pd.DataFrame(rows)
     table["d"] = d
     table["depth"] = depth
-    return stamp(table, dev, threads)
+    return stamp(roofline(table, "gflops", "gb_s", dev, dtype), dev, threads)

@@ -103,7 +103,7 @@ def test_hand_gradients_equal_autograd(arch):
     ps = {k: v.clone().requires_grad_(True) for k, v in p.items()}
     total = separable._per_loss(y.unsqueeze(1) * separable._homogeneous_forward(ps, X, arch), losses).sum()
     auto = dict(zip(ps, torch.autograd.grad(total, list(ps.values())), strict=True))
-    hand = separable._homogeneous_grads({"X": X, "Xt": X.transpose(1, 2).contiguous(), "y": y, **p}, arch, losses)
+    hand, _ = separable._homogeneous_grads({"X": X, "Xt": X.transpose(1, 2).contiguous(), "y": y, **p}, arch, losses)
     assert set(hand) == set(auto)
     for k in auto:
         assert torch.allclose(hand[k], auto[k], rtol=1e-12, atol=1e-14), k

@@ -272,11 +272,13 @@ def _homogeneous_forward(p: dict[str, torch.Tensor], X: torch.Tensor, arch: str)
     return (h @ p["v"].unsqueeze(3)).squeeze(3)
 
 
-def _homogeneous_grads(p: dict[str, torch.Tensor], arch: str, losses: list[str]) -> dict[str, torch.Tensor]:
-    """∇ Σ_n ℓ_c(y_n f(x_n)) for each parameter (same shapes), by hand: for the deep linear
-    networks through the end-to-end vector w = W₁(W₂)v (no (n × width) products at all), for
-    ``relu2`` by two batched matmuls. Equal to autograd's to rounding (tested); 10–50× fewer
-    operations per step than autograd's graph at NL1's shapes."""
+def _homogeneous_grads(
+    p: dict[str, torch.Tensor], arch: str, losses: list[str]
+) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+    """∇ Σ_n ℓ_c(y_n f(x_n)) for each parameter (same shapes), by hand, and dL/df (R, C, n): for
+    the deep linear networks through the end-to-end vector w = W₁(W₂)v (no (n × width) products
+    at all), for ``relu2`` by two batched matmuls. Equal to autograd's to rounding (tested);
+    10–50× fewer operations per step than autograd's graph at NL1's shapes."""
     X, Xt, y = p["X"], p["Xt"], p["y"].unsqueeze(1)  # (R, n, d), (R, d, n) contiguous, (R, 1, n)
     v = p["v"]
     R, C, d, k = p["W1"].shape
@@ -290,7 +292,7 @@ def _homogeneous_grads(p: dict[str, torch.Tensor], arch: str, losses: list[str])
         dh = torch.ops.aten.threshold_backward(torch.bmm(g.transpose(1, 2), vb.transpose(1, 2)), a, 0)  # (R, n, C·k)
         dW1 = torch.bmm(Xt, dh).view(R, d, C, k).permute(0, 2, 1, 3)
         dv = torch.bmm(g, a).view(R, C, C, k).diagonal(dim1=1, dim2=2)  # (R, k, C): Σ_n g_rcn a_rnck
-        return {"W1": dW1, "v": dv.permute(0, 2, 1)}
+        return {"W1": dW1, "v": dv.permute(0, 2, 1)}, g
     u = (p["W2"] @ v.unsqueeze(3)).squeeze(3) if arch == "linear3" else v  # (R, C, k)
     w = (p["W1"] @ u.unsqueeze(3)).squeeze(3)  # end-to-end (R, C, d)
     m = torch.bmm(w, Xt).mul_(y)
@@ -303,7 +305,7 @@ def _homogeneous_grads(p: dict[str, torch.Tensor], arch: str, losses: list[str])
         grads["v"] = (a1.unsqueeze(2) @ p["W2"]).squeeze(2)
     else:
         grads["v"] = a1
-    return grads
+    return grads, g
 
 
 def degree(arch: str) -> int:
@@ -334,10 +336,11 @@ def train_homogeneous(
     checkpoint=None,
     progress: bool = False,
 ) -> dict[str, np.ndarray]:
-    """GD on Σ_n ℓ(y_n f(x_n)) for homogeneous networks (gradients by ``_homogeneous_grads``),
-    one cell per loss, on the shared engine in segments ending at ``record_at`` (resumable with
-    ``checkpoint``); records the loss and the normalized margin min_n y_n f(x_n) / ‖θ‖^L, and
-    for linear networks the end-to-end vector."""
+    """GD on Σ_n ℓ(y_n f(x_n)) for homogeneous networks (gradients by ``_homogeneous_grads``;
+    step min(lr, 1/λ̂), λ̂ a bound on the loss Hessian, so that no cell diverges), one cell per
+    loss, on the shared engine in segments ending at ``record_at`` (resumable with
+    ``checkpoint``); records the loss, the normalized margin
+    min_n y_n f(x_n) / ‖θ‖^L, and for linear networks the end-to-end vector."""
     from iloco.core import engine as core_engine
 
     for name in losses:
@@ -346,16 +349,26 @@ def train_homogeneous(
         raise IlocoError(f"nl: {len(losses)} losses need as many cells in the parameters")
     names = sorted(params)
     state = {"X": X, "Xt": X.transpose(1, 2).contiguous(), "y": y, **{k: v.clone() for k, v in params.items()}}
+    state["x2"] = torch.linalg.matrix_norm(X, ord=2) ** 2  # ‖X‖₂² per data set
+    state["xn"] = torch.linalg.vector_norm(X, dim=2)  # ‖x_n‖
     L = degree(arch)
 
     def per_loss(st):
         return _per_loss(st["y"].unsqueeze(1) * _homogeneous_forward(st, st["X"], arch), losses)
 
     def step(st, frozen):
-        grads = _homogeneous_grads(st, arch, losses)
-        keep = (~frozen).to(X.dtype)
+        grads, g = _homogeneous_grads(st, arch, losses)
+        # η = min(lr, 1/λ̂), λ̂ ≥ the loss Hessian's norm: with c_n = |dL/df_n| ≥ ℓ''(m_n),
+        # ‖Jᵀ diag(ℓ'') J‖ ≤ L max c ‖X‖₂² ‖θ‖^{2(L−1)} and ‖Σ c_n y_n ∇²f_n‖ ≤ L(L−1) Σ c_n ‖x_n‖ ‖θ‖^{L−2}.
+        # The exponential loss at a fixed step diverges early at NL1's paper scale (n = 200);
+        # once the loss is small the bound exceeds 1/lr and the step is lr.
+        c = g.abs_()
+        sq = sum((st[k] * st[k]).flatten(2).sum(2) for k in names)  # ‖θ‖² (R, C)
+        lam = L * c.amax(2) * st["x2"].unsqueeze(1) * sq ** (L - 1)
+        lam = lam + L * (L - 1) * (c * st["xn"].unsqueeze(1)).sum(2) * sq ** ((L - 2) / 2)
+        eta = torch.where(frozen, torch.zeros_like(lam), torch.clamp(1 / lam, max=lr))
         for k, gk in grads.items():
-            st[k].sub_(gk.mul_((lr * keep).reshape(*keep.shape, *([1] * (gk.ndim - 2)))))
+            st[k].sub_(gk.mul_(eta.reshape(*eta.shape, *([1] * (gk.ndim - 2)))))
 
     def record(st, t):
         with torch.no_grad():

@@ -174,6 +174,20 @@ def test_oracle_noise_is_seeded_and_of_the_given_level():
     assert abs(float(eps.std()) - 1) < 0.05 and abs(float(eps.mean())) < 0.05
 
 
+def test_oracle_noise_does_not_depend_on_call_split_or_batch():
+    """The k-th query's noise is fixed by (seed, instance, k): the audit's fewer trials (other
+    ``fd_hessians`` call sizes) must see the archive's answers."""
+    nets = ident_networks.shallow_networks(3, 5, 3, seed=0)
+    x = ident_networks.sphere_points(3, 9000, 5, 1.0, seed=0, stream=9)
+    whole = ident_networks.oracle_of(nets, noise=1e-3, seed=4)(x)
+    split = ident_networks.oracle_of(nets, noise=1e-3, seed=4)
+    parts = torch.cat([split(x[:, a:b]) for a, b in ((0, 7), (7, 5000), (5000, 5001), (5001, 9000))], 1)
+    # the networks' own values move by round-off with the call's shape; other noise would by ~1e-3
+    torch.testing.assert_close(parts, whole, rtol=0, atol=1e-12)
+    two = ident_networks.shallow_networks(2, 5, 3, seed=0)
+    torch.testing.assert_close(ident_networks.oracle_of(two, noise=1e-3, seed=4)(x[:2]), whole[:2], rtol=0, atol=1e-12)
+
+
 def test_fd_hessians_match_autograd_with_the_expected_order():
     nets = ident_networks.shallow_networks(2, 6, 5, nonortho=0.5, seed=2)
     x = ident_networks.sphere_points(2, 4, 6, 1.0, seed=0, stream=9)

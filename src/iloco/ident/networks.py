@@ -198,6 +198,10 @@ def nonorthogonality(A: torch.Tensor) -> dict[str, np.ndarray]:
 
 
 # --------------------------------------------------------------------------- oracle
+#: noise is drawn per instance in blocks of this many numbers (see ``Oracle``)
+NOISE_BLOCK = 4096
+
+
 class Oracle:
     """Query access to B networks, and nothing else: f(x) for x (B, q, d), counted per instance.
 
@@ -205,7 +209,11 @@ class Oracle:
     are ``queries``, ``d``, ``batch``, ``device``, ``dtype``), so code that is handed an
     oracle cannot reach the network. Every call adds q to each instance's count
     (``queries``, a copy). With ``noise`` > 0, each answer gets independent N(0, noise²)
-    noise, drawn on the CPU from per-instance generators seeded from (seed, instance).
+    noise, drawn on the CPU from per-instance generators seeded from (seed, instance) in
+    fixed blocks of ``NOISE_BLOCK``: the noise on an instance's k-th query depends on (seed,
+    instance, k) only, not on how the queries are split into calls (which depends on the
+    batch size: ``fd_hessians``' memory bound) — so a cell's first trials get the same
+    answers whatever the number of trials (``torch.randn`` is not split-invariant).
     """
 
     __slots__ = ("__query", "__count", "__d", "__batch", "__device", "__dtype")
@@ -224,6 +232,16 @@ class Oracle:
             raise IlocoError(f"id: oracle noise must be finite and >= 0, got {noise}")
         check_seed(seed)
         gens = [generator(seed, i, NOISE) for i in range(batch)]
+        left = [torch.empty(0, dtype=torch.float64) for _ in range(batch)]  # drawn, not yet used
+
+        def draw(i: int, n: int) -> torch.Tensor:
+            parts, have = [left[i]], left[i].numel()
+            while have < n:
+                parts.append(torch.randn(NOISE_BLOCK, generator=gens[i], dtype=torch.float64))
+                have += NOISE_BLOCK
+            buf = torch.cat(parts)
+            left[i] = buf[n:]
+            return buf[:n]
 
         def query(x: torch.Tensor) -> torch.Tensor:
             with torch.no_grad():
@@ -231,7 +249,7 @@ class Oracle:
             if tuple(y.shape) != tuple(x.shape[:2]):
                 raise IlocoError(f"id: the network returned shape {tuple(y.shape)}, expected {tuple(x.shape[:2])}")
             if noise > 0:
-                eps = torch.stack([torch.randn(x.shape[1], generator=g, dtype=torch.float64) for g in gens])
+                eps = torch.stack([draw(i, x.shape[1]) for i in range(len(gens))])
                 y = y + noise * eps.to(device=y.device, dtype=y.dtype)
             return y.detach()
 

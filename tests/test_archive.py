@@ -85,6 +85,12 @@ def test_compute_digest_ignores_presentation_but_not_training(tmp_path, monkeypa
     with open(pkg / "nl" / "separable.py", "a") as fh:
         fh.write("\n#\n")
     assert store.compute_digest("nl", "nl1") != nl1
+    keys = {t: store.compute_digest("ident", t) for t in ("id1", "id2", "id3")}
+    with open(pkg / "ident" / "chain.py", "a") as fh:  # the student trainer: ID3's and NL2's only
+        fh.write("\n#\n")
+    assert store.compute_digest("ident", "id1") == keys["id1"] and store.compute_digest("ident", "id2") == keys["id2"]
+    assert store.compute_digest("ident", "id3") != keys["id3"]
+    assert store.compute_digest("nl", "nl2") != nl2
 
 
 def test_archive_files_are_byte_reproducible_and_the_manifest_hashes_them(archived, config):

@@ -38,8 +38,17 @@ PRESENTATION = ("figures.py", "macros.py", "claims.py", "bench.py", "audit.py")
 #: Table directories computed with another family's code too (NL2's teachers are ident networks).
 USES = {"nl2": ("ident",)}
 #: Modules that compute only the named directories' tables: the other directories' keys leave
-#: them out, so that work on NL2's trainer does not make NL1's archived table stale.
-ONLY_FOR = {"nl/rich_lazy.py": ("nl2",), "nl/analysis.py": ("nl2",)}
+#: them out, so that work on NL2's trainer does not make NL1's archived table stale, nor work
+#: on the student trainer (``ident/chain.py``: ID3 and NL2) ID1's or ID2's. A module is listed
+#: only if the other directories' jobs never import it (``ident/cli.py`` imports ``chain``
+#: inside ID3's commands only).
+ONLY_FOR = {
+    "nl/rich_lazy.py": ("nl2",),
+    "nl/analysis.py": ("nl2",),
+    "ident/chain.py": ("id3", "nl2"),
+    "ident/two_layer.py": ("id2",),
+    "ident/regime.py": ("id2",),
+}
 #: Config sections a table reads besides its own directory's (SP3 trains on SP1's instances).
 SECTIONS = {"sp3": ("sp1",)}
 MANIFEST = "manifest.json"

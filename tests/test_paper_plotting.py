@@ -116,10 +116,14 @@ def test_id_benchmark_command_writes_table(tmp_path):
     out = tmp_path / "bench_id.csv"
     args = ["bench-id", "--instances", "2", "--d", "5", "--m", "5", "--n-hessians", "7", "--device", "cpu"]
     assert main([*args, "--out", str(out)]) == 0
-    t = pd.read_csv(out)
+    table = pd.read_csv(out)
+    t = table[table["benchmark"] == "id_identify"]
     assert set(t["mode"]) == {"batched", "per-instance loop"}
     assert (t["instances_per_s"] > 0).all() and (t["complete"] == 2).all()
     assert (t["queries_per_instance"] == 7 * (2 * 25 + 1) + 4 * 11).all()
+    s = table[table["benchmark"] == "id_student_trainer"]
+    assert set(s["mode"]) == {"batched", "per-student loop"} and (s["instances"] == 2).all()
+    assert (s["student_steps_per_s"] > 0).all() and s["roofline_frac"].between(0, 1.5).all()
 
 
 def test_id3_figure_is_deterministic(tmp_path):

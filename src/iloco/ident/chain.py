@@ -43,14 +43,54 @@ def _student_forward(X, W, c, b, activation):
     return (g @ b.unsqueeze(3)).squeeze(3), g, dg
 
 
-def student_gradients(X, y, W, c, b, activation):
+#: activation → (g applied in place, z ↦ g(z); (grad, g) ↦ grad·g'(z) from the output alone)
+_FUSED = {
+    "tanh": (torch.Tensor.tanh_, torch.ops.aten.tanh_backward),
+    "sigmoid": (torch.Tensor.sigmoid_, torch.ops.aten.sigmoid_backward),
+}
+
+
+def _ones_column(X):
+    """X (R, C, n, d) → (R·C, n, d + 1) with a column of ones: the offset c rides in the matmuls."""
+    R, C, n, d = X.shape
+    return torch.cat([X, X.new_ones(R, C, n, 1)], 3).reshape(R * C, n, d + 1)
+
+
+#: on a CPU the students go through the gradient in chunks of about this many activations
+#: (float64: 1 MiB, within a core's L2 cache): at ID3's paper shape the whole batch's n × m
+#: arrays (128 MB) make every pass a trip to memory; on a GPU the batch goes whole
+CPU_CHUNK = 2**17
+
+
+def student_gradients(X, y, W, c, b, activation, X1=None):
     """Gradients of ½·mean_n (f(x_n) − y_n)² in W, c, b, batched over (R, C) as in ``_student_forward``
-    (y (R, 1|C, n)); written out, so a step costs three batched matmuls."""
-    f, g, dg = _student_forward(X, W, c, b, activation)
-    r = (f - y) / X.shape[2]
-    gb = (g.mT @ r.unsqueeze(3)).squeeze(3)
-    dz = r.unsqueeze(3) * b.unsqueeze(2) * dg
-    return X.mT @ dz, dz.sum(2), gb
+    (y (R, 1|C, n)); written out. The offset rides as a ones column of X (``X1``: pass
+    ``_ones_column(X)`` to reuse it), b_j scales columns of the small results rather than the
+    n × m arrays, and for tanh and sigmoid g' comes from g in one fused pass: seven passes over
+    the n × m activations per student and step, three of them batched matmuls, on a CPU a
+    chunk of students at a time (``CPU_CHUNK``; the students are independent)."""
+    R, C, d, m = W.shape
+    n = X.shape[2]
+    X1 = _ones_column(X.expand(R, C, n, d)) if X1 is None else X1
+    P = torch.cat([W, c.unsqueeze(2)], 2).reshape(R * C, d + 1, m)
+    bb = b.reshape(R * C, m, 1)
+    yy = y.expand(R, C, n).reshape(R * C, n)
+    gP, gb = torch.empty_like(P), torch.empty_like(bb)
+    step = R * C if X1.device.type != "cpu" else max(1, CPU_CHUNK // (n * m))
+    for s in range(0, R * C, step):
+        k = slice(s, s + step)
+        Z = torch.bmm(X1[k], P[k])
+        if activation in _FUSED:
+            act, backward = _FUSED[activation]
+            g = act(Z)
+        else:
+            g, dg, _ = ACTIVATIONS[activation](Z)
+        r = (torch.bmm(g, bb[k]).squeeze(2) - yy[k]) / n
+        torch.bmm(g.mT, r.unsqueeze(2), out=gb[k])
+        dz = backward(r.unsqueeze(2), g) if activation in _FUSED else dg.mul_(r.unsqueeze(2))
+        torch.bmm(X1[k].mT, dz, out=gP[k])
+    gP.mul_(bb.mT)
+    return gP[:, :d].reshape(R, C, d, m), gP[:, d].reshape(R, C, m), gb.reshape(R, C, m)
 
 
 def train_students(
@@ -95,8 +135,10 @@ def train_students(
         f = _student_forward(st["X"], st["W"], st["c"], st["b"], activation)[0]
         return ((f - st["y"]) ** 2).mean(2) / st["yy"]
 
+    X1 = _ones_column(X.unsqueeze(1).expand(*W.shape[:2], *X.shape[1:]))  # fixed: made once
+
     def step(st, frozen):
-        grads = student_gradients(st["X"], st["y"], st["W"], st["c"], st["b"], activation)
+        grads = student_gradients(st["X"], st["y"], st["W"], st["c"], st["b"], activation, X1)
         keep = (~frozen).to(st["W"].dtype)
         if optimizer == "adam":
             st["t"] += keep

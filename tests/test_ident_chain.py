@@ -94,6 +94,8 @@ def test_student_gradients_match_autograd(activation):
     mine = chain.student_gradients(X.unsqueeze(1), y.unsqueeze(1), W, c, b, activation)
     for p, g in zip(params, mine, strict=True):
         assert torch.allclose(p.grad, g, rtol=1e-10, atol=1e-12)
+    X1 = chain._ones_column(X.unsqueeze(1).expand(*W.shape[:2], *X.shape[1:]))
+    torch.testing.assert_close(chain.student_outputs(X1, W, c, b, activation), f.detach(), rtol=1e-12, atol=1e-12)
 
 
 @pytest.mark.parametrize("optimizer,lr", [("gd", 0.05), ("adam", 1e-2)])

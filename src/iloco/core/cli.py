@@ -186,27 +186,8 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def keep_freed_memory() -> bool:
-    """Let glibc's malloc keep freed memory for re-use (no mmap for large blocks, no trimming
-    below 2 GB): a training step frees and re-allocates its large temporaries every step, and
-    fresh mmap'd pages cost a page fault each 4 KiB on first touch (measured: a 128 MB batched
-    matmul 94 ms into a new tensor, 29 ms into a re-used one; ID3's student step 1.11 s →
-    0.41 s). Results are unchanged: torch aligns its buffers to 64 bytes either way. False
-    where the C library is not glibc (nothing changed)."""
-    import ctypes
-
-    try:
-        libc = ctypes.CDLL("libc.so.6")
-        mallopt = libc.mallopt
-    except (OSError, AttributeError):
-        return False
-    m_trim_threshold, m_mmap_max = -1, -4  # malloc.h
-    return bool(mallopt(m_mmap_max, 0)) and bool(mallopt(m_trim_threshold, 2**31 - 1))
-
-
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    keep_freed_memory()
     try:
         args.func(args)
     except IlocoError as exc:

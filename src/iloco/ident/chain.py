@@ -62,6 +62,31 @@ def _ones_column(X):
 CPU_CHUNK = 2**17
 
 
+def _packed(W, c, b):
+    """W (R, C, d, m), c, b (R, C, m) → P = [W; c] (R·C, d + 1, m) and b as (R·C, m, 1)."""
+    R, C, d, m = W.shape
+    return torch.cat([W, c.unsqueeze(2)], 2).reshape(R * C, d + 1, m), b.reshape(R * C, m, 1)
+
+
+def _chunk(X1, P) -> int:
+    """Students per chunk: all of them on a GPU, about ``CPU_CHUNK`` activations on a CPU."""
+    return P.shape[0] if X1.device.type != "cpu" else max(1, CPU_CHUNK // (X1.shape[1] * P.shape[2]))
+
+
+def student_outputs(X1, W, c, b, activation):
+    """f (R, C, n) of the students at the rows of ``X1`` (``_ones_column``), chunked as the gradient."""
+    R, C = W.shape[:2]
+    P, bb = _packed(W, c, b)
+    f = X1.new_empty(R * C, X1.shape[1], 1)
+    step = _chunk(X1, P)
+    for s in range(0, R * C, step):
+        k = slice(s, s + step)
+        Z = torch.bmm(X1[k], P[k])
+        g = _FUSED[activation][0](Z) if activation in _FUSED else ACTIVATIONS[activation](Z)[0]
+        torch.bmm(g, bb[k], out=f[k])
+    return f.reshape(R, C, -1)
+
+
 def student_gradients(X, y, W, c, b, activation, X1=None):
     """Gradients of ½·mean_n (f(x_n) − y_n)² in W, c, b, batched over (R, C) as in ``_student_forward``
     (y (R, 1|C, n)); written out. The offset rides as a ones column of X (``X1``: pass
@@ -72,11 +97,10 @@ def student_gradients(X, y, W, c, b, activation, X1=None):
     R, C, d, m = W.shape
     n = X.shape[2]
     X1 = _ones_column(X.expand(R, C, n, d)) if X1 is None else X1
-    P = torch.cat([W, c.unsqueeze(2)], 2).reshape(R * C, d + 1, m)
-    bb = b.reshape(R * C, m, 1)
+    P, bb = _packed(W, c, b)
     yy = y.expand(R, C, n).reshape(R * C, n)
     gP, gb = torch.empty_like(P), torch.empty_like(bb)
-    step = R * C if X1.device.type != "cpu" else max(1, CPU_CHUNK // (n * m))
+    step = _chunk(X1, P)
     for s in range(0, R * C, step):
         k = slice(s, s + step)
         Z = torch.bmm(X1[k], P[k])
@@ -131,11 +155,11 @@ def train_students(
         state["t"] = torch.zeros(W.shape[:2], dtype=W.dtype, device=W.device)
     b1, b2 = betas
 
-    def loss(st):
-        f = _student_forward(st["X"], st["W"], st["c"], st["b"], activation)[0]
-        return ((f - st["y"]) ** 2).mean(2) / st["yy"]
-
     X1 = _ones_column(X.unsqueeze(1).expand(*W.shape[:2], *X.shape[1:]))  # fixed: made once
+
+    def loss(st):
+        f = student_outputs(X1, st["W"], st["c"], st["b"], activation)
+        return ((f - st["y"]) ** 2).mean(2) / st["yy"]
 
     def step(st, frozen):
         grads = student_gradients(st["X"], st["y"], st["W"], st["c"], st["b"], activation, X1)

@@ -80,7 +80,8 @@ def student_trainer(students: int, d: int, dev: torch.device) -> pd.DataFrame:
     X = chain.gaussian_inputs(rows_, n, d, 0, 1).to(dev)
     y = torch.tanh(X[..., 0])
     W, c, b = (t.to(dev) for t in chain.init_students(rows_, cells, d, m, [1.0] * cells, 0, 2))
-    stop = engine.StopRule(steps, 0.0, 0.0, steps)
+    kw = {"activation": "tanh", "optimizer": "gd", "lr": 0.1, "progress": False}
+    kw["stop"] = engine.StopRule(steps, 0.0, 0.0, steps)
     out = []
     for mode in ("batched", "per-student loop"):
         jobs = [(slice(0, rows_), slice(0, cells))]
@@ -88,7 +89,6 @@ def student_trainer(students: int, d: int, dev: torch.device) -> pd.DataFrame:
             jobs = [(slice(i, i + 1), slice(j, j + 1)) for i in range(rows_) for j in range(cells)]
         t0 = time.perf_counter()
         for rs, cs in jobs:
-            kw = {"activation": "tanh", "optimizer": "gd", "lr": 0.1, "stop": stop, "progress": False}
             chain.train_students(X[rs], y[rs], W[rs, cs], c[rs, cs], b[rs, cs], **kw)
         if dev.type == "cuda":
             torch.cuda.synchronize()

@@ -38,7 +38,8 @@ OPTIMIZERS = ("gd", "adam")
 
 def _student_forward(X, W, c, b, activation):
     """f(x) = Σ_j b_j g(w_jᵀx + c_j) for X (R, 1|C, n, d), W (R, C, d, m), c, b (R, C, m):
-    outputs (R, C, n) and the activations (g, g') at the pre-activations."""
+    outputs (R, C, n) and the activations (g, g') at the pre-activations; plain, the reference
+    the tests hold the trainer's fused, chunked code to."""
     g, dg, _ = ACTIVATIONS[activation](X @ W + c.unsqueeze(2))
     return (g @ b.unsqueeze(3)).squeeze(3), g, dg
 
@@ -73,6 +74,16 @@ def _chunk(X1, P) -> int:
     return P.shape[0] if X1.device.type != "cpu" else max(1, CPU_CHUNK // (X1.shape[1] * P.shape[2]))
 
 
+def _activations(X1, P, activation):
+    """g at the pre-activations X1 P of one chunk (in place of them), and g' where no fused
+    backward computes it from g (None for ``_FUSED`` activations)."""
+    Z = torch.bmm(X1, P)
+    if activation in _FUSED:
+        return _FUSED[activation][0](Z), None
+    g, dg, _ = ACTIVATIONS[activation](Z)
+    return g, dg
+
+
 def student_outputs(X1, W, c, b, activation):
     """f (R, C, n) of the students at the rows of ``X1`` (``_ones_column``), chunked as the gradient."""
     R, C = W.shape[:2]
@@ -81,9 +92,7 @@ def student_outputs(X1, W, c, b, activation):
     step = _chunk(X1, P)
     for s in range(0, R * C, step):
         k = slice(s, s + step)
-        Z = torch.bmm(X1[k], P[k])
-        g = _FUSED[activation][0](Z) if activation in _FUSED else ACTIVATIONS[activation](Z)[0]
-        torch.bmm(g, bb[k], out=f[k])
+        torch.bmm(_activations(X1[k], P[k], activation)[0], bb[k], out=f[k])
     return f.reshape(R, C, -1)
 
 
@@ -103,15 +112,10 @@ def student_gradients(X, y, W, c, b, activation, X1=None):
     step = _chunk(X1, P)
     for s in range(0, R * C, step):
         k = slice(s, s + step)
-        Z = torch.bmm(X1[k], P[k])
-        if activation in _FUSED:
-            act, backward = _FUSED[activation]
-            g = act(Z)
-        else:
-            g, dg, _ = ACTIVATIONS[activation](Z)
+        g, dg = _activations(X1[k], P[k], activation)
         r = (torch.bmm(g, bb[k]).squeeze(2) - yy[k]) / n
         torch.bmm(g.mT, r.unsqueeze(2), out=gb[k])
-        dz = backward(r.unsqueeze(2), g) if activation in _FUSED else dg.mul_(r.unsqueeze(2))
+        dz = _FUSED[activation][1](r.unsqueeze(2), g) if dg is None else dg.mul_(r.unsqueeze(2))
         torch.bmm(X1[k].mT, dz, out=gP[k])
     gP.mul_(bb.mT)
     return gP[:, :d].reshape(R, C, d, m), gP[:, d].reshape(R, C, m), gb.reshape(R, C, m)

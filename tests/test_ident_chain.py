@@ -113,6 +113,22 @@ def test_trainer_lowers_the_loss_and_cells_are_independent(optimizer, lr):
     assert torch.allclose(one.state["W"][0, 0], res.state["W"][1, 2], rtol=0, atol=1e-12)
 
 
+def test_trainer_keeps_training_the_rows_left_when_one_row_stops():
+    """A teacher whose students all reach the tolerance leaves the batch (the engine drops its
+    row); the rows left train on as they would alone (their inputs went with them)."""
+    X, y, W, c, b = _student(R=3, C=1)
+    y[0] = 0.01 * y[0] + chain._student_forward(X[:1].unsqueeze(1), W[:1, :1], c[:1, :1], b[:1, :1], "tanh")[0][0, 0]
+    kw = {"activation": "tanh", "optimizer": "gd", "lr": 0.05, "progress": False}
+    free = chain.train_students(X, y, W, c, b, stop=engine.StopRule(200, 0.0, 0.0, 10), **kw)
+    # row 0's targets are nearly its first student's outputs: a tolerance it reaches early
+    tol = float(free.loss[0].max()) * 2
+    assert (free.loss[1:].min(1) > tol).all()
+    res = chain.train_students(X, y, W, c, b, stop=engine.StopRule(200, tol, 0.0, 10), **kw)
+    assert res.status[0, 0] == engine.STATUS.index("converged") and res.steps[0, 0] < 200
+    assert (res.steps[1:] == 200).all()
+    assert torch.allclose(res.state["W"][1:], free.state["W"][1:], rtol=0, atol=1e-12)
+
+
 def test_trainer_rejects_unknown_optimizer_and_bad_lr():
     X, y, W, c, b = _student()
     stop = engine.StopRule(10, 0.0, 0.0, 5)

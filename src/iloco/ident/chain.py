@@ -158,14 +158,17 @@ def train_students(
             state["m" + k], state["v" + k] = torch.zeros_like(state[k]), torch.zeros_like(state[k])
         state["t"] = torch.zeros(W.shape[:2], dtype=W.dtype, device=W.device)
     b1, b2 = betas
-
-    X1 = _ones_column(X.unsqueeze(1).expand(*W.shape[:2], *X.shape[1:]))  # fixed: made once
+    # the inputs with their ones column, made once and kept in the state: the engine drops
+    # the rows (teachers) whose cells have all stopped, and X1 must lose them with the rest
+    R, C = W.shape[:2]
+    state["X1"] = _ones_column(X.unsqueeze(1).expand(R, C, *X.shape[1:])).reshape(R, C, X.shape[1], -1)
 
     def loss(st):
-        f = student_outputs(X1, st["W"], st["c"], st["b"], activation)
+        f = student_outputs(st["X1"].flatten(0, 1), st["W"], st["c"], st["b"], activation)
         return ((f - st["y"]) ** 2).mean(2) / st["yy"]
 
     def step(st, frozen):
+        X1 = st["X1"].flatten(0, 1)
         grads = student_gradients(st["X"], st["y"], st["W"], st["c"], st["b"], activation, X1)
         keep = (~frozen).to(st["W"].dtype)
         if optimizer == "adam":

@@ -23,6 +23,9 @@ def test_sci_formatting():
     assert core_tex.sci(0.02) == r"\ensuremath{0.02}"
     assert core_tex.sci(0.0031) == r"\ensuremath{3.1\times 10^{-3}}"
     assert core_tex.sci(10.0) == r"\ensuremath{10}"
+    # a missing value is not infinite (it printed as \infty before)
+    assert core_tex.sci(math.nan) == "n/a"
+    assert core_tex.sci(-math.inf) == r"\ensuremath{-\infty}"
 
 
 def test_thresholds():

@@ -12,8 +12,10 @@ WORDS = {1: "One", 2: "Two", 3: "Three", 4: "Four", 5: "Five", 6: "Six", 7: "Sev
 def sci(x: float, digits: int = 2) -> str:
     """A number in LaTeX math with ``digits`` significant digits: 0.02 → 0.02, 0.0031 →
     3.1\\times 10^{-3}; exact powers of ten outside [0.01, 1000) as 10^{e}."""
+    if math.isnan(x):
+        return "n/a"
     if x == 0 or not math.isfinite(x):
-        return r"\ensuremath{0}" if x == 0 else r"\ensuremath{\infty}"
+        return r"\ensuremath{0}" if x == 0 else (r"\ensuremath{\infty}" if x > 0 else r"\ensuremath{-\infty}")
     e = math.floor(math.log10(abs(x)))
     mant = round(x / 10**e, digits - 1)
     if abs(mant) >= 10:

@@ -75,14 +75,21 @@ def nl2_rich_lazy(teacher: pd.DataFrame, digits: pd.DataFrame) -> plt.Figure:
     scale, (d) test accuracy after truncating W1 and W2 to rank k against the parameters kept."""
     style()
     fig, axes = plt.subplots(1, 4, figsize=(TEXT_WIDTH, 2.2), constrained_layout=True)
-    med = teacher.groupby("init_scale", as_index=False)[
+    # the students that reached the training-loss tolerance (equal loss across scales)
+    ok = teacher[teacher["status"] == "converged"]
+    med = ok.groupby("init_scale", as_index=False)[
         ["effective_rank", "directions", "rel_change", "test_rel_mse"]
     ].median()
     ax = axes[0]
     ax.plot(med["init_scale"], med["effective_rank"], "o-", ms=3, label="effective rank")
     ax.plot(med["init_scale"], med["directions"], "s--", ms=3, label="neuron directions")
     ax.axhline(int(teacher["teacher_width"].iloc[0]), color="0.3", ls=":", lw=0.8, label="teacher width")
-    ax.set(xscale="log", yscale="log", xlabel="init scale", title=f"(a) width {int(teacher['width'].iloc[0])}")
+    ax.set(
+        xscale="log",
+        yscale="log",
+        xlabel="init scale",
+        title=f"(a) width {int(teacher['width'].iloc[0])}; {len(ok)}/{len(teacher)} at {teacher['tol_loss'].iloc[0]:g}",
+    )
     ax.yaxis.set_major_formatter(matplotlib.ticker.ScalarFormatter())
     ax.yaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
     ax.legend(fontsize=5)

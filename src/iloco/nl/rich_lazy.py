@@ -18,7 +18,9 @@ def run_teacher_regimes(
 ) -> pd.DataFrame:
     """NL2 on teacher data: wide two-layer students (width ≫ teacher width) trained by GD from
     several init scales (small = rich, standard, large = lazy), one run per scale with the ID3
-    trainer; per student the effective and stable rank of the first layer, the number of
+    trainer, each student until its relative training error reaches ``tol_loss`` (so that the
+    scales are compared at equal training loss: the rank of a small-init student grows as it
+    keeps fitting) or the step budget; per student the effective and stable rank of the first layer, the number of
     directions its neurons align into, how far the first layer moved from its init, and the
     test error against the teacher. With ``checkpoint`` every scale's run has its part
     (``scale<j>``), kept until the caller removes it."""
@@ -65,6 +67,7 @@ def run_teacher_regimes(
                     "teacher_width": spec["teacher_width"],
                     "width": spec["width"],
                     "init_scale": s,
+                    "tol_loss": float(spec["tol_loss"]),
                     "train_loss": res.loss[i, 0],
                     "steps": int(res.steps[i, 0]),
                     "status": engine.STATUS[res.status[i, 0]],

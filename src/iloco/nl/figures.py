@@ -76,7 +76,7 @@ def nl2_rich_lazy(teacher: pd.DataFrame, digits: pd.DataFrame) -> plt.Figure:
     style()
     fig, axes = plt.subplots(1, 4, figsize=(TEXT_WIDTH, 2.2), constrained_layout=True)
     # the students that reached the training-loss tolerance (equal loss across scales)
-    ok = teacher[teacher["status"] == "converged"]
+    ok, tol = teacher[teacher["status"] == "converged"], teacher["tol_loss"].iloc[0]
     med = ok.groupby("init_scale", as_index=False)[
         ["effective_rank", "directions", "rel_change", "test_rel_mse"]
     ].median()
@@ -88,15 +88,15 @@ def nl2_rich_lazy(teacher: pd.DataFrame, digits: pd.DataFrame) -> plt.Figure:
         xscale="log",
         yscale="log",
         xlabel="init scale",
-        title=f"(a) width {int(teacher['width'].iloc[0])}; {len(ok)}/{len(teacher)} at {teacher['tol_loss'].iloc[0]:g}",
+        title=f"(a) width {int(teacher['width'].iloc[0])}\n{len(ok)}/{len(teacher)} at loss {tol:g}",
     )
     ax.yaxis.set_major_formatter(matplotlib.ticker.ScalarFormatter())
     ax.yaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
-    ax.legend(fontsize=5)
+    ax.legend(fontsize=5, loc="lower right")
     ax = axes[1]
     ax.plot(med["init_scale"], med["rel_change"], "o-", ms=3, label=r"$\|W-W_0\|/\|W_0\|$")
     ax.plot(med["init_scale"], med["test_rel_mse"], "s--", ms=3, label="test rel. MSE")
-    ax.set(xscale="log", yscale="log", xlabel="init scale", title="(b) movement, test error")
+    ax.set(xscale="log", yscale="log", xlabel="init scale", title="(b) movement,\ntest error")
     ax.legend(fontsize=5)
     spec = digits[digits["kind"] == "spectrum_W2"].copy()
     spec["init"] = spec["init_scale"].map(lambda v: f"{v:g}")

@@ -154,6 +154,14 @@ def test_lr_more_observations_than_entries():
     assert "lr.flow.observations" in bad(lambda c: c["lr"]["flow"].__setitem__("observations", [145]))
 
 
+def test_lr_rmsprop_subset_must_be_within_gds_runs():
+    """RMSprop's runs pair with GD's: its instances and init scales are a subset of theirs."""
+    msg = bad(lambda c: c["lr"]["rmsprop"].__setitem__("instances", c["lr"]["sensing"]["instances"] + 1))
+    assert msg.startswith("config: lr.rmsprop.instances: ") and "exceeds lr." in msg
+    assert "lr.rmsprop.alphas: [0.5] not in lr.alphas" in bad(lambda c: c["lr"]["rmsprop"].__setitem__("alphas", [0.5]))
+    assert "lr.rmsprop.instances: 0 is out of range" in bad(lambda c: c["lr"]["rmsprop"].__setitem__("instances", 0))
+
+
 def test_lr_alpha_depth_and_lr_out_of_range():
     assert "lr.alphas[0]" in bad(lambda c: c["lr"].__setitem__("alphas", [0.0]))
     assert "lr.depths[0]: 0 is out of range" in bad(lambda c: c["lr"].__setitem__("depths", [0, 2]))

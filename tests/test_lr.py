@@ -264,6 +264,25 @@ def test_batched_equals_per_trial(method, lrate):
                 np.testing.assert_allclose(batched[i, j * len(alphas) + a], single, rtol=0, atol=1e-12)
 
 
+def test_rmsprop_on_the_first_instances_and_some_alphas_is_the_same_run():
+    """``lr.rmsprop.instances`` / ``alphas``: a shard on the first instances and a subset of α
+    gives, row for row, what the shard on all of them gives (its runs pair with GD's)."""
+    from iloco.lr import tables
+
+    inst = problems.make_instances("sensing", 5, 1, [12, 20], 3, seed=4)
+    stop = StopRule(max_steps=300, tol_loss=1e-6, tol_change=0.0, check_every=50)
+    kw = dict(method="rmsprop", progress=False, seed=1)
+    full = model.train_arrays(inst, 2, [1e-2, 1e-1], stop, 1e-2, CPU, torch.float64, **kw)
+    sub = model.train_arrays(problems.first_instances(inst, 2), 2, [1e-1], stop, 1e-2, CPU, torch.float64, **kw)
+    t_full, t_sub = tables.tabulate(inst, None, [full]), tables.tabulate(inst, None, [sub])
+    assert len(t_sub) == 2 * 2 and sorted(t_sub["instance"].unique()) == [0, 1]
+    keys = ["instance", "observations", "alpha"]
+    both = t_sub.merge(t_full, on=keys, suffixes=("", "_full"))
+    assert len(both) == len(t_sub)
+    for col in ("rel_error", "steps", "final_loss"):
+        np.testing.assert_allclose(both[col], both[col + "_full"], rtol=1e-12, atol=0, err_msg=col)
+
+
 def test_sensing_gradient_matches_autograd():
     inst = problems.make_instances("sensing", 5, 1, [12, 20], 1, seed=4)
     st = model.initial_state(inst, 2, [0.5], 0.5, 0, CPU, torch.float64)

@@ -42,7 +42,7 @@ def cmd_lr_train(a) -> None:
     keys = ("alphas", "lr", "max_steps", "tol_loss", "tol_change", "check_every", "dtype")
     s = job_settings(a, "lr-train", keys + (("beta", "eps") if a.method == "rmsprop" else ()))
     device = job_device(a)
-    inst = io.load_npz(a.instances, lr_problems.INSTANCE_KEYS)
+    inst = lr_problems.first_instances(io.load_npz(a.instances, lr_problems.INSTANCE_KEYS), s.get("instances"))
     stop = engine.StopRule(s["max_steps"], s["tol_loss"], s["tol_change"], s["check_every"])
     with checkpointed(a) as ckpt:
         dtype = engine.resolve_dtype(s["dtype"])

@@ -79,6 +79,15 @@ def make_instances(task: str, d: int, rank: int, observations: list[int], count:
     }
 
 
+def first_instances(inst: dict, count: int | None) -> dict:
+    """The first ``count`` instances (all when None): each instance is drawn from its own seed
+    pair, and so are its initial factors (``model.init_factors``), so a run on the subset is
+    the same run as on the whole set."""
+    if count is None:
+        return inst
+    return {k: (v[:count] if k in ("W_star", "order", "A", "seeds") else v) for k, v in inst.items()}
+
+
 def masks(inst: dict) -> np.ndarray:
     """Completion masks, shape (instances, counts, d, d): 1 on the first m entries of the order."""
     count, d = inst["W_star"].shape[:2]

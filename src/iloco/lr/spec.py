@@ -51,6 +51,17 @@ def _check(config: dict) -> None:
                 raise IlocoError(f"config: {key}.observations: {m} exceeds d^2 = {d * d} entries for d = {d}")
         if len(set(p["observations"])) != len(p["observations"]):
             raise IlocoError(f"config: {key}.observations: {p['observations']} must be distinct")
+    rms = lr["rmsprop"]
+    for t in TASKS:
+        if rms.get("instances", 0) > lr[t]["instances"]:
+            raise IlocoError(
+                f"config: lr.rmsprop.instances: {rms['instances']} exceeds lr.{t}.instances = {lr[t]['instances']}"
+            )
+    extra = sorted(set(rms.get("alphas", [])) - set(lr["alphas"]))
+    if extra:
+        raise IlocoError(
+            f"config: lr.rmsprop.alphas: {extra} not in lr.alphas = {lr['alphas']} (RMSprop pairs with GD)"
+        )
     if lr["dynamics"]["kmax"] > lr["dynamics"]["d"]:
         raise IlocoError(f"config: lr.dynamics.kmax: {lr['dynamics']['kmax']} exceeds lr.dynamics.d")
 

@@ -92,9 +92,9 @@ def tabulate(inst: dict, base: dict | None, shards: list[dict]) -> pd.DataFrame:
                 rows.append(row)
     for sh in shards:
         alphas, method = sh["alphas"], str(sh["method"])
-        cells = sh["W"].shape[1]
-        per_trial = float(sh["wall_time_s"]) / (count * cells)
-        for i in range(count):
+        runs, cells = sh["W"].shape[:2]  # an RMSprop shard may cover the first instances only
+        per_trial = float(sh["wall_time_s"]) / (runs * cells)
+        for i in range(runs):
             for c in range(cells):
                 j, a = divmod(c, len(alphas))
                 diverged = sh["status"][i, c] == STATUS.index("diverged")

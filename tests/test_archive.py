@@ -58,6 +58,13 @@ def test_table_key_follows_its_sections_only(config):
     config["sp1"]["k"] += 1  # SP3 trains on SP1's instances; SP2 does not read sp1
     assert store.table_key(config, "results/sp2/sp2.csv") == sp2
     assert store.table_key(config, "results/sp3/sgd.csv")["config_hash"] != sp3["config_hash"]
+    # LR2 and LR3 read lr.dynamics and lr.flow only: LR1's settings do not touch their keys
+    lr2, lr1 = store.table_key(config, "results/lr/dynamics.csv"), store.table_key(config, "results/lr/completion.csv")
+    config["lr"]["rmsprop"]["lr"] *= 2
+    assert store.table_key(config, "results/lr/dynamics.csv") == lr2
+    assert store.table_key(config, "results/lr/completion.csv") != lr1
+    config["lr"]["dynamics"]["decay"] = 0.5
+    assert store.table_key(config, "results/lr/dynamics.csv") != lr2
     config["seed"] += 1
     assert store.table_key(config, "results/sp2/sp2.csv")["config_hash"] != sp2["config_hash"]
     with pytest.raises(IlocoError, match="not a result table"):

@@ -133,3 +133,23 @@ def test_cuda_matches_cpu():
     cpu = model.network_output(model.train(inst, 2, [1e-2, 1.0], stop, 0.5, torch.device("cpu"), progress=False), 2)
     gpu = model.network_output(model.train(inst, 2, [1e-2, 1.0], stop, 0.5, torch.device("cuda"), progress=False), 2)
     np.testing.assert_allclose(gpu, cpu, rtol=1e-9, atol=1e-12)
+
+
+def test_id_jobs_get_one_thread_where_batched_lu_livelocks(capsys):
+    """torch 2.13's batched LU livelocks with two or more threads (README): ID's jobs, which
+    solve batched systems, run on one thread and say so; other jobs get what they ask for."""
+    import argparse
+
+    from iloco.core import cli as core_cli
+
+    before = torch.get_num_threads()
+    try:
+        core_cli.job_device(argparse.Namespace(device="cpu", threads=2, command="lr-train"))
+        assert torch.get_num_threads() == 2
+        core_cli.job_device(argparse.Namespace(device="cpu", threads=2, command="id1-sweep"))
+        expect = 1 if torch.backends.mkl.is_available() else 2
+        assert torch.get_num_threads() == expect
+        if expect == 1:
+            assert "id1-sweep: one thread, not 2" in capsys.readouterr().err
+    finally:
+        torch.set_num_threads(before)

@@ -39,14 +39,30 @@ def job_settings(a, command: str, keys: tuple[str, ...] = ()) -> dict:
     return cfg
 
 
+#: Commands whose jobs run batched ``torch.linalg.solve`` on the CPU (ID's fits). With two or
+#: more threads torch 2.13's batched LU (MKL inside torch's own OpenMP loop over the batch)
+#: livelocks or fails ("Parameter 6 was incorrect on entry to DLASWP"): they get one thread.
+ONE_THREAD = ("id1-", "id2-", "id3-", "bench-id")
+
+
 def job_device(a):
-    """The job's torch device (``--device``), with torch limited to ``--threads`` threads."""
+    """The job's torch device (``--device``), with torch limited to ``--threads`` threads (one
+    for :data:`ONE_THREAD` commands on a CPU with MKL, saying so)."""
     import torch
 
     from iloco.core import engine
 
-    torch.set_num_threads(a.threads)
-    return engine.resolve_device(a.device)
+    device = engine.resolve_device(a.device)
+    threads = a.threads
+    command = getattr(a, "command", "") or ""
+    if threads > 1 and device.type == "cpu" and torch.backends.mkl.is_available() and command.startswith(ONE_THREAD):
+        print(
+            f"iloco: {command}: one thread, not {threads} (batched LU livelocks with more in torch 2.13)",
+            file=sys.stderr,
+        )
+        threads = 1
+    torch.set_num_threads(threads)
+    return device
 
 
 def with_provenance(table, config_hash: str, device=None):

@@ -214,6 +214,35 @@ def test_rmsprop_frozen_cells_keep_factors_and_buffers(task):
         assert torch.isfinite(fresh[k]).all(), k
 
 
+@pytest.mark.parametrize("method", ["gd", "rmsprop"])
+def test_completion_steps_only_the_running_cells_and_bitwise_as_all(method):
+    """In completion a step with stopped cells gathers the running ones into a smaller batch:
+    every cell ends bitwise where the step over all cells (``full_step``) puts it."""
+    inst = problems.make_instances("completion", 6, 1, [12, 20, 30], 2, seed=3)
+    st = model.initial_state(inst, 3, [0.1, 0.3], 1e-2, 0, CPU, torch.float64, method=method)
+    step, _ = model.make_step("completion", 3, method)
+    ref = {k: v.clone() for k, v in st.items()}
+    frozen = torch.zeros(2, 6, dtype=torch.bool)
+    frozen[0, 1] = frozen[1, 4] = frozen[0, 5] = True
+    for _ in range(5):
+        step(st, frozen)
+    # the same steps, one running cell at a time, with nothing frozen: the reference
+    for i in range(2):
+        for c in range(6):
+            if frozen[i, c]:
+                continue
+            one = {
+                k: v[i : i + 1, c : c + 1].clone() if v.dim() >= 2 and v.shape[1] == 6 else v[i : i + 1].clone()
+                for k, v in ref.items()
+            }
+            for _ in range(5):
+                step(one, torch.zeros(1, 1, dtype=torch.bool))
+            for k in ("W0", "W1", "W2") + (("sq_avg", "sq_steps") if method == "rmsprop" else ()):
+                assert torch.equal(st[k][i, c], one[k][0, 0]), (k, i, c)
+    for k in ("W0", "W1", "W2"):
+        assert torch.equal(st[k][frozen], ref[k][frozen]), k
+
+
 def test_rmsprop_resumes_from_checkpoint_bitwise(tmp_path, monkeypatch):
     """RMSprop's running averages and step counts are engine state: a run interrupted after a
     checkpoint and resumed ends bitwise where an uninterrupted run ends."""

@@ -118,7 +118,7 @@ def make_step(
         v_hat = v / (1 - beta**t).clamp_min(1 - beta)
         return torch.where(frozen, torch.zeros_like(v), st["eta"] / (v_hat.sqrt() + eps))
 
-    def step(st, frozen):
+    def full_step(st, frozen):
         fs, shape = factors(st)
         W, right = _product(fs)
         _, G = residual_grad(st, W.reshape(shape))
@@ -126,6 +126,28 @@ def make_step(
         eta = rate(st, grads, frozen, shape).reshape(-1, 1, 1)
         for j in range(depth):
             fs[j].sub_(eta * grads[j])
+
+    per_cell = [f"W{j}" for j in range(depth)] + ["Y", "mask", "inv_m", "eta", "sq_avg", "sq_steps"]
+    moving = [f"W{j}" for j in range(depth)] + ["sq_avg", "sq_steps"]
+
+    def step(st, frozen):
+        """``full_step`` on the running cells only: in completion every cell has its own data,
+        so once some cells have stopped, the running ones are gathered into one smaller batch
+        (the matrix products are ~N d³ per cell, the gather ~N d²) and scattered back. The
+        engine drops an instance only when all its cells stopped; this drops the cells. Each
+        cell's arithmetic is the same either way (tested bitwise)."""
+        if task != "completion" or not bool(frozen.any()):
+            return full_step(st, frozen)
+        idx = (~frozen).flatten().nonzero().squeeze(1)
+        if idx.numel() == 0:
+            return None
+        cells = frozen.numel()
+        sub = {k: st[k].reshape(cells, *st[k].shape[2:])[idx].unsqueeze(0) for k in per_cell if k in st}
+        full_step(sub, torch.zeros(1, idx.numel(), dtype=torch.bool, device=frozen.device))
+        for k in moving:
+            if k in st:
+                st[k].view(cells, *st[k].shape[2:])[idx] = sub[k][0]
+        return None
 
     return step, loss
 

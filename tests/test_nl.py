@@ -162,6 +162,23 @@ def test_small_init_is_rich_and_large_init_is_lazy():
     assert t.loc[1e-3, "rel_change"] > 10 and t.loc[4.0, "rel_change"] < 0.3
 
 
+def test_students_stop_at_a_share_of_what_the_linear_fit_leaves():
+    """NL2's equal-loss rule: the tolerance is a share of each teacher's linear residual (an
+    affine target has none; a tanh teacher's is its nonlinear part), and a converged student's
+    training loss is at most that share of it."""
+    g = torch.Generator().manual_seed(0)
+    X = torch.randn(2, 50, 4, generator=g, dtype=torch.float64)
+    affine = X @ torch.tensor([1.0, -2.0, 0.5, 0.0], dtype=torch.float64) + 3.0
+    assert rich_lazy.linear_residual(X, affine).max() < 1e-20
+    assert (rich_lazy.linear_residual(X, torch.tanh(2 * X).sum(2)) > 1e-3).all()
+    spec = dict(teachers=3, d=5, teacher_width=2, width=10, n_train=50, n_test=100, init_scales=[1e-2, 1.0], lr=0.2)
+    t = rich_lazy.run_teacher_regimes({**spec, "max_steps": 400, "tol_loss": 0.3}, seed=2, device=torch.device("cpu"))
+    done = t[t["status"] == "converged"]
+    assert len(done) and (done["unfit_share"] <= 0.3).all()
+    np.testing.assert_allclose(t["train_loss"], t["unfit_share"] * t["linear_residual"], rtol=1e-12)
+    assert (done["train_loss"] <= 0.3 * done["linear_residual"] * (1 + 1e-12)).all()
+
+
 def test_truncation_at_full_rank_leaves_accuracy_unchanged():
     spec = dict(test_fraction=0.3, hidden=8, init_scales=[1.0], seeds=1, lr=0.1, steps=50, ranks=[2, 8])
     t = rich_lazy.run_digits(spec, seed=0)

@@ -137,12 +137,15 @@ def train_students(
     desc: str = "students",
     progress: bool = True,
     checkpoint=None,
+    loss_scale: torch.Tensor | None = None,
 ):
     """Train shallow students f = Σ_j b_j g(w_jᵀx + c_j) on (X (R, n, d), y (R, n)) by full-batch
     ``gd`` or ``adam`` with the shared engine: rows R (e.g. teachers), cells C (init scales or
     restarts) in W (R, C, d, m), c, b (R, C, m), all cells of a row on the same data. The
     engine's loss is the relative mean squared error mean (f − y)² / mean y², so ``stop``'s
-    tolerance is relative. Returns the engine's RunResult (final W, c, b in ``state``)."""
+    tolerance is relative; with ``loss_scale`` (R,) it is divided by that too (NL2: by each
+    teacher's linear residual, so the tolerance is a share of what a linear fit leaves). The
+    steps do not depend on it. Returns the engine's RunResult (final W, c, b in ``state``)."""
     from iloco.core import engine as core_engine
 
     check_activation(activation)
@@ -152,6 +155,8 @@ def train_students(
         raise IlocoError(f"id: learning rate must be finite and > 0, got {lr}")
     state = {"X": X.unsqueeze(1), "y": y.unsqueeze(1), "W": W.clone(), "c": c.clone(), "b": b.clone()}
     state["yy"] = (y * y).mean(1, keepdim=True).clamp_min(1e-300)
+    if loss_scale is not None:
+        state["yy"] = state["yy"] * loss_scale.to(state["yy"]).reshape(-1, 1).clamp_min(1e-300)
     names = ("W", "c", "b")
     if optimizer == "adam":
         for k in names:

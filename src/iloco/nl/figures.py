@@ -88,7 +88,7 @@ def nl2_rich_lazy(teacher: pd.DataFrame, digits: pd.DataFrame) -> plt.Figure:
         xscale="log",
         yscale="log",
         xlabel="init scale",
-        title=f"(a) width {int(teacher['width'].iloc[0])}\n{len(ok)}/{len(teacher)} at loss {tol:g}",
+        title=f"(a) width {int(teacher['width'].iloc[0])}\n{len(ok)}/{len(teacher)} at {tol:g}× linear fit",
     )
     ax.yaxis.set_major_formatter(matplotlib.ticker.ScalarFormatter())
     ax.yaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())

@@ -80,6 +80,9 @@ def nl2_macros(teacher: pd.DataFrame, digits: pd.DataFrame) -> str:
     out.append(newcommand("NLtwoTeacherWidth", str(int(teacher["teacher_width"].iloc[0]))))
     out.append(newcommand("NLtwoWidth", str(int(teacher["width"].iloc[0]))))
     out.append(newcommand("NLtwoTol", sci(float(teacher["tol_loss"].iloc[0]))))
+    lin = teacher.drop_duplicates("teacher")["linear_residual"]
+    out.append(newcommand("NLtwoLinMin", sci(float(lin.min()))))
+    out.append(newcommand("NLtwoLinMax", sci(float(lin.max()))))
     out.append(newcommand("NLtwoStudents", str(len(teacher))))
     out.append(newcommand("NLtwoReached", str(len(matched(teacher)))))
     med = (

@@ -243,6 +243,27 @@ def test_completion_steps_only_the_running_cells_and_bitwise_as_all(method):
         assert torch.equal(st[k][frozen], ref[k][frozen]), k
 
 
+def test_sensing_reads_the_operator_only_up_to_the_running_cells_m():
+    """Once the large-m cells of a sensing batch have stopped, a step reads the measurements up
+    to the largest running m only; the running cells move as with the whole operator (to
+    rounding: the dropped terms are exact zeros), the stopped ones not at all."""
+    inst = problems.make_instances("sensing", 6, 1, [12, 20, 30], 2, seed=4)
+    a = model.initial_state(inst, 2, [0.1], 1e-2, 0, CPU, torch.float64)
+    b = {k: v.clone() for k, v in a.items()}
+    step, _ = model.make_step("sensing", 2, "gd")
+    frozen = torch.tensor([[False, True, True], [False, False, True]])
+    for _ in range(3):
+        step(a, frozen)
+        # the reference: the same step with the full operator (nothing frozen), then undo the stopped
+        keep = {k: b[k].clone() for k in ("W0", "W1")}
+        step(b, torch.zeros_like(frozen))
+        for k in ("W0", "W1"):
+            b[k][frozen] = keep[k][frozen]
+    for k in ("W0", "W1"):
+        torch.testing.assert_close(a[k], b[k], rtol=1e-13, atol=1e-15)
+        assert torch.equal(a[k][frozen], model.initial_state(inst, 2, [0.1], 1e-2, 0, CPU, torch.float64)[k][frozen])
+
+
 def test_rmsprop_resumes_from_checkpoint_bitwise(tmp_path, monkeypatch):
     """RMSprop's running averages and step counts are engine state: a run interrupted after a
     checkpoint and resumed ends bitwise where an uninterrupted run ends."""

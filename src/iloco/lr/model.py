@@ -131,13 +131,23 @@ def make_step(
     moving = [f"W{j}" for j in range(depth)] + ["sq_avg", "sq_steps"]
 
     def step(st, frozen):
-        """``full_step`` on the running cells only: in completion every cell has its own data,
+        """``full_step`` on the running cells only. In completion every cell has its own data,
         so once some cells have stopped, the running ones are gathered into one smaller batch
         (the matrix products are ~N d³ per cell, the gather ~N d²) and scattered back. The
         engine drops an instance only when all its cells stopped; this drops the cells. Each
-        cell's arithmetic is the same either way (tested bitwise)."""
-        if task != "completion" or not bool(frozen.any()):
+        cell's arithmetic is the same either way (tested bitwise). In sensing the cells of an
+        instance share its measurements, which are read up to the largest m still running."""
+        if not bool(frozen.any()):
             return full_step(st, frozen)
+        if bool(frozen.all()):
+            return None
+        if task == "sensing":
+            # a cell reads only its first m measurements: when the cells still running all
+            # have small m, the operator is read up to their largest m only (reading it is
+            # the cost of a sensing step; sums over fewer exact zeros, same values to rounding)
+            m_need = int(round(1.0 / float(st["inv_m"][~frozen].min())))
+            sub = dict(st, A=st["A"][:, :m_need], y=st["y"][:, :m_need], w=st["w"][..., :m_need])
+            return full_step(sub, frozen)
         idx = (~frozen).flatten().nonzero().squeeze(1)
         if idx.numel() == 0:
             return None

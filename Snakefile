@@ -4,6 +4,7 @@
 ./repro paper --configfile config/paper.yaml    # paper scale
 """
 
+import fnmatch
 import json
 import sys
 from pathlib import Path

@@ -83,10 +83,31 @@ def restored_dirs():
 
 
 def archive_benchmarks(wc):
-    """The benchmark files of the jobs that computed results/<dir>/ (not its figure or macros)."""
+    """The benchmark files of the jobs that computed results/<dir>/<name>.csv (not figures or
+    macros): those of the figure that declares its job (family spec), so that a directory
+    shared by several figures (lr/: LR1, LR2, LR3) gives each table its own figure's jobs;
+    the whole directory where no figure declares it."""
     prefix = f"results/benchmarks/{wc.dir}/"
+    mine = [
+        pats
+        for pats in family.figures().values()
+        if any(
+            fnmatch.fnmatch(f"{wc.dir}/{wc.name}{tail}", p)
+            for p in pats
+            for tail in ("", "_")
+        )
+    ]
     return [
         b
         for b in build_benchmarks()
-        if b.startswith(prefix) and not Path(b).stem.startswith(("figure", "macros"))
+        if b.startswith(prefix)
+        and not Path(b).stem.startswith(("figure", "macros"))
+        and (
+            not mine
+            or any(
+                fnmatch.fnmatch(f"{wc.dir}/{Path(b).stem}", p)
+                for pats in mine
+                for p in pats
+            )
+        )
     ]

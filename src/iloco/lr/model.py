@@ -127,6 +127,11 @@ def make_step(
         for j in range(depth):
             fs[j].sub_(eta * grads[j])
 
+    return _running_cells(full_step, task, depth), loss
+
+
+def _running_cells(full_step: Callable, task: str, depth: int) -> Callable:
+    """Wrap ``make_step``'s step over all cells so that it works on the running cells only."""
     per_cell = [f"W{j}" for j in range(depth)] + ["Y", "mask", "inv_m", "eta", "sq_avg", "sq_steps"]
     moving = [f"W{j}" for j in range(depth)] + ["sq_avg", "sq_steps"]
 
@@ -159,7 +164,7 @@ def make_step(
                 st[k].view(cells, *st[k].shape[2:])[idx] = sub[k][0]
         return None
 
-    return step, loss
+    return step
 
 
 def step_sizes(inst: dict, depth: int, lr: float) -> np.ndarray:

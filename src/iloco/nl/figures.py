@@ -9,6 +9,7 @@ import pandas as pd
 import seaborn as sns
 
 from iloco.core.style import TEXT_WIDTH, style
+from iloco.nl import macros
 
 
 def nl1_separable(table: pd.DataFrame) -> plt.Figure:
@@ -76,7 +77,7 @@ def nl2_rich_lazy(teacher: pd.DataFrame, digits: pd.DataFrame) -> plt.Figure:
     style()
     fig, axes = plt.subplots(1, 4, figsize=(TEXT_WIDTH, 2.2), constrained_layout=True)
     # the students that reached the training-loss tolerance (equal loss across scales)
-    ok, tol = teacher[teacher["status"] == "converged"], teacher["tol_loss"].iloc[0]
+    ok, tol = macros.matched(teacher), teacher["tol_loss"].iloc[0]
     med = ok.groupby("init_scale", as_index=False)[
         ["effective_rank", "directions", "rel_change", "test_rel_mse"]
     ].median()

@@ -167,6 +167,8 @@ def test_chain_identifies_a_wide_network_that_is_a_narrow_one():
         "c": c.unsqueeze(1).numpy(),
         "b": b.unsqueeze(1).numpy(),
         "scales": np.array([1.0]),
+        "tol_loss": np.array(0.0),
+        "linear_residual": np.ones(3),
         "train_loss": np.zeros((3, 1)),
         "steps": np.zeros((3, 1), dtype=np.int64),
         "status": np.ones((3, 1), dtype=np.int8),
@@ -208,6 +210,33 @@ def test_train_chain_small_run_is_seeded_and_learns():
         assert np.array_equal(a[key], b[key]), key
     assert a["W"].shape == (2, 2, 4, 6)
     assert (a["train_loss"] < 0.5).all()  # relative MSE, from ~1 at init
+
+
+def test_chain_students_stop_at_a_share_of_the_linear_residual():
+    """ID3's equal-loss rule (NL2's): a converged student's relative training error is at most
+    tol_loss times what the affine fit leaves on its teacher's data, and it stopped there, not
+    at the step budget; the residual is the teacher's, the same for every scale."""
+    spec = {
+        "activation": "tanh",
+        "d": 4,
+        "teachers": 3,
+        "teacher_width": 2,
+        "nonortho": 0.0,
+        "theta_scale": 0.5,
+        "student_width": 8,
+        "n_train": 60,
+        "init_scales": [0.01, 1.0],
+        "train": {"lr": 0.5, "max_steps": 3000, "tol_loss": 0.5, "check_every": 100},
+    }
+    a = chain.train_chain(spec, seed=3, progress=False)
+    lin = a["linear_residual"]
+    assert lin.shape == (3,) and (lin > 0).all()
+    done = a["status"] == engine.CONVERGED
+    assert done.any() and (a["steps"][done] < 3000).all()
+    assert (a["train_loss"][done] <= 0.5 * np.broadcast_to(lin[:, None], done.shape)[done] * (1 + 1e-12)).all()
+    # without the rule (tol 0) every student runs to its budget and fits further
+    free = chain.train_chain({**spec, "train": {**spec["train"], "tol_loss": 0.0}}, seed=3, progress=False)
+    assert (free["steps"] == 3000).all() and (free["train_loss"][done] < a["train_loss"][done]).all()
 
 
 # ----------------------------------------------------------------------------- budget

@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from iloco.core.errors import IlocoError
+from iloco.ident import chain
 from iloco.nl import analysis, rich_lazy, separable
 
 
@@ -169,8 +170,8 @@ def test_students_stop_at_a_share_of_what_the_linear_fit_leaves():
     g = torch.Generator().manual_seed(0)
     X = torch.randn(2, 50, 4, generator=g, dtype=torch.float64)
     affine = X @ torch.tensor([1.0, -2.0, 0.5, 0.0], dtype=torch.float64) + 3.0
-    assert rich_lazy.linear_residual(X, affine).max() < 1e-20
-    assert (rich_lazy.linear_residual(X, torch.tanh(2 * X).sum(2)) > 1e-3).all()
+    assert chain.linear_residual(X, affine).max() < 1e-20
+    assert (chain.linear_residual(X, torch.tanh(2 * X).sum(2)) > 1e-3).all()
     spec = dict(teachers=3, d=5, teacher_width=2, width=10, n_train=50, n_test=100, init_scales=[1e-2, 1.0], lr=0.2)
     t = rich_lazy.run_teacher_regimes({**spec, "max_steps": 400, "tol_loss": 0.3}, seed=2, device=torch.device("cpu"))
     done = t[t["status"] == "converged"]

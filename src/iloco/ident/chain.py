@@ -212,6 +212,18 @@ def init_students(
     return torch.stack(Ws) * s.view(1, -1, 1, 1), torch.stack(cs) * s.view(1, -1, 1), torch.stack(bs) * s.view(1, -1, 1)
 
 
+def linear_residual(X: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Per row of X (R, n, d), y (R, n): the relative mean squared error of the least-squares
+    affine fit, mean (Xβ + β₀ − y)² / mean y², what a student must improve on with nonlinear
+    directions (ID3 and NL2 stop their students at a share of it)."""
+    out = []
+    for Xi, yi in zip(X.double().numpy(), y.double().numpy(), strict=True):  # NumPy: no batched torch LU
+        X1 = np.hstack([Xi, np.ones((len(Xi), 1))])
+        r = X1 @ np.linalg.lstsq(X1, yi, rcond=None)[0] - yi
+        out.append(np.mean(r * r) / max(np.mean(yi * yi), 1e-300))
+    return torch.tensor(out, dtype=torch.float64)
+
+
 def gaussian_inputs(batch: int, n: int, d: int, seed: int, stream: int) -> torch.Tensor:
     """n training inputs x ~ N(0, I/d) (‖x‖ ≈ 1) per instance, (B, n, d) float64 on the CPU."""
     return torch.stack(
@@ -285,7 +297,20 @@ def fit_by_adam(
 
 
 # --------------------------------------------------------------------------- the chain (ID3)
-CHAIN_KEYS = ("teacher_A", "teacher_theta", "teacher_b", "W", "c", "b", "scales", "train_loss", "steps", "status")
+CHAIN_KEYS = (
+    "teacher_A",
+    "teacher_theta",
+    "teacher_b",
+    "W",
+    "c",
+    "b",
+    "scales",
+    "tol_loss",
+    "linear_residual",
+    "train_loss",
+    "steps",
+    "status",
+)
 
 
 def train_chain(spec: dict, seed: int, device: torch.device = CPU, progress: bool = True, checkpoint=None) -> dict:
@@ -293,13 +318,18 @@ def train_chain(spec: dict, seed: int, device: torch.device = CPU, progress: boo
     ``teacher_width``), ``n_train`` inputs x ~ N(0, I/d) each, and for every teacher one
     over-parameterized student (width ``student_width``) per init scale, all trained as one
     batch by full-batch GD (``train``: lr, max_steps, tol_loss, check_every) through the
-    shared engine (checkpointed with ``checkpoint``). Returns numpy arrays (``CHAIN_KEYS``)."""
+    shared engine (checkpointed with ``checkpoint``). A student stops when its relative
+    training error is ``tol_loss`` times what the best affine fit leaves on its teacher's data
+    (:func:`linear_residual`), as NL2's: the scales are identified at equal training loss, not
+    at a point of their incremental learning picked by the step cap. Returns numpy arrays
+    (``CHAIN_KEYS``; ``train_loss`` is the relative training error)."""
     from iloco.core import engine as core_engine
 
     T, d, act = spec["teachers"], spec["d"], spec["activation"]
     teachers = shallow_networks(T, d, spec["teacher_width"], act, spec["nonortho"], seed, spec["theta_scale"])
     X = gaussian_inputs(T, spec["n_train"], d, seed, DATA)
     y = teachers.forward(X)
+    lin = linear_residual(X, y)
     scales = [float(s) for s in spec["init_scales"]]
     W, c, b = init_students(T, len(scales), d, spec["student_width"], scales, seed, STUDENT)
     tr = spec["train"]
@@ -318,6 +348,7 @@ def train_chain(spec: dict, seed: int, device: torch.device = CPU, progress: boo
         desc="ID3 students",
         progress=progress,
         checkpoint=checkpoint,
+        loss_scale=lin,
     )
     st = res.state
     return {
@@ -328,7 +359,9 @@ def train_chain(spec: dict, seed: int, device: torch.device = CPU, progress: boo
         "c": st["c"].numpy(),
         "b": st["b"].numpy(),
         "scales": np.array(scales),
-        "train_loss": res.loss,
+        "tol_loss": np.array(float(tr["tol_loss"])),
+        "linear_residual": lin.numpy(),
+        "train_loss": res.loss * lin.numpy()[:, None],
         "steps": res.steps,
         "status": res.status,
         "elapsed_s": np.array(res.elapsed_s),
@@ -396,6 +429,8 @@ def identify_chain(arrays: dict, spec: dict, seed: int, device: torch.device = C
             "teacher_width": m_t,
             "student_width": m_s,
             "init_scale": float(scale),
+            "tol_loss": float(arrays["tol_loss"]),
+            "linear_residual": arrays["linear_residual"],
             "train_loss": arrays["train_loss"][:, j],
             "train_steps": arrays["steps"][:, j],
             "train_status": [core_engine.STATUS[s] for s in arrays["status"][:, j]],

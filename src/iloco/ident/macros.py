@@ -154,11 +154,14 @@ def id23_macros(two: pd.DataFrame, regime: pd.DataFrame, chain: pd.DataFrame, bu
     out.append(newcommand("IDthreeTeachers", str(int(chain["teacher"].nunique()))))
     out.append(newcommand("IDthreeTeacherWidth", str(int(chain["teacher_width"].iloc[0]))))
     out.append(newcommand("IDthreeStudentWidth", str(int(chain["student_width"].iloc[0]))))
+    out.append(newcommand("IDthreeTol", f"{float(chain['tol_loss'].iloc[0]):g}"))
     scales = sorted(chain["init_scale"].unique())
     for name, scale in (("Small", scales[0]), ("Std", scales[-1])):
         at = chain[chain["init_scale"] == scale]
         ide, adam = at[at["method"] == "identification"], at[at["method"] == "adam"]
         out.append(newcommand(f"IDthree{name}Scale", sci(float(scale))))
+        reached = int((ide["train_status"] == "converged").sum())
+        out.append(newcommand(f"IDthree{name}Reached", f"{reached} of {len(ide)}"))
         out.append(newcommand(f"IDthree{name}TrainLoss", sci(float(ide["train_loss"].median()))))
         out.append(newcommand(f"IDthree{name}StudentErr", sci(float(ide["student_vs_teacher_mean"].median()))))
         widths = sorted(int(w) for w in ide["width"])

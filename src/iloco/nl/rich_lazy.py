@@ -13,25 +13,13 @@ from iloco.core.errors import IlocoError
 from iloco.nl.analysis import direction_clusters, effective_rank, stable_rank
 
 
-def linear_residual(X: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """Per row of X (R, n, d), y (R, n): the relative mean squared error of the least-squares
-    affine fit, mean (Xβ + β₀ − y)² / mean y², what a student must improve on with nonlinear
-    directions."""
-    out = []
-    for Xi, yi in zip(X.double().numpy(), y.double().numpy(), strict=True):  # NumPy: no batched torch LU
-        X1 = np.hstack([Xi, np.ones((len(Xi), 1))])
-        r = X1 @ np.linalg.lstsq(X1, yi, rcond=None)[0] - yi
-        out.append(np.mean(r * r) / max(np.mean(yi * yi), 1e-300))
-    return torch.tensor(out, dtype=torch.float64)
-
-
 def run_teacher_regimes(
     spec: dict, seed: int, device: torch.device, progress: bool = False, checkpoint=None
 ) -> pd.DataFrame:
     """NL2 on teacher data: wide two-layer students (width ≫ teacher width) trained by GD from
     several init scales (small = rich, standard, large = lazy), one run per scale with the ID3
     trainer, each student until its relative training error is ``tol_loss`` times what the best
-    linear fit leaves (:func:`linear_residual`) or the step budget: the scales are compared at
+    linear fit leaves (:func:`iloco.ident.chain.linear_residual`) or the step budget: the scales are compared at
     equal training loss (a small-init student's rank grows as it keeps fitting), and at the same
     share of each teacher's nonlinear part (a teacher's linear part is fit first, with one
     direction, and how much of the teacher it is varies: 4e-4 to 1.5e-2 of its variance at
@@ -47,7 +35,7 @@ def run_teacher_regimes(
     X = chain.gaussian_inputs(T, spec["n_train"], d, seed, 101)
     Xt = chain.gaussian_inputs(T, spec["n_test"], d, seed, 102)
     y, yt = teachers.forward(X), teachers.forward(Xt)
-    lin = linear_residual(X, y)
+    lin = chain.linear_residual(X, y)
     scales = [float(s) for s in spec["init_scales"]]
     W0, c0, b0 = chain.init_students(T, len(scales), d, spec["width"], scales, seed, 103)
     stop = engine.StopRule(spec["max_steps"], spec["tol_loss"], 0.0, 100)

@@ -71,6 +71,29 @@ def test_table_key_follows_its_sections_only(config):
         store.table_key(config, "results/nothing/x.csv")
 
 
+def test_id3_budget_key_follows_what_budget_spec_reads(config):
+    """Every id3 setting changes the budget table's key exactly when it changes budget_spec:
+    the chain's training settings keep an archived budget table, its own settings do not."""
+    import copy
+
+    from iloco.ident.chain import budget_spec
+
+    def leaves(d, path=()):
+        for k, v in d.items():
+            yield from leaves(v, (*path, k)) if isinstance(v, dict) else [(*path, k)]
+
+    key, spec = store.table_key(config, "results/id3/budget.csv"), budget_spec(config["id3"])
+    for path in leaves(config["id3"]):
+        changed = copy.deepcopy(config)
+        node = changed["id3"]
+        for k in path[:-1]:
+            node = node[k]
+        v = node[path[-1]]
+        node[path[-1]] = "tanh2" if isinstance(v, str) else ([*v, v[-1]] if isinstance(v, list) else v + 1)
+        moved = budget_spec(changed["id3"]) != spec
+        assert (store.table_key(changed, "results/id3/budget.csv") != key) == moved, path
+
+
 def test_compute_digest_ignores_presentation_but_not_training(tmp_path, monkeypatch):
     pkg = tmp_path / "iloco"
     shutil.copytree(REPO / "src" / "iloco", pkg)

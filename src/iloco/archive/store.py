@@ -57,6 +57,18 @@ PART = {
     "results/lr/dynamics.csv": ("lr.dynamics",),
     "results/lr/flow_depths.csv": ("lr.flow",),
     "results/lr/flow_gd.csv": ("lr.flow",),
+    # ID3's budget comparison reads what ``ident.chain.budget_spec`` takes, not the chain's
+    # training or identification settings (tested against budget_spec)
+    "results/id3/budget.csv": (
+        "id3.activation",
+        "id3.nonortho",
+        "id3.theta_scale",
+        "id3.n_test",
+        "id3.baseline",
+        "id3.identify.h",
+        "id3.identify.scheme",
+        "id3.budget",
+    ),
 }
 MANIFEST = "manifest.json"
 

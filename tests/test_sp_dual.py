@@ -185,3 +185,13 @@ def test_grid_potential_schema_and_module_is_torch_and_cvxpy_free(no_cvxpy):
     assert set(pot) == set(regularizer.POTENTIAL_KEYS) and (pot["status"] == "optimal").all()
     code = "import sys, iloco.sp.dual; assert not {'torch', 'cvxpy'} & set(sys.modules), sorted(sys.modules)"
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_a_jump_newton_cannot_finish_is_retaken_shorter():
+    """Paper-scale SP1, instance 8, depth 4, α = 0.3: the continuation jumped from c = 0.41 to
+    the target 8.1e-3 in one stage and Newton stalled there at residual 2 (the job failed). The
+    solver now goes back to the last stage and retakes the jump in shorter steps."""
+    inst = problems.make_instances(200, 80, 8, 9, 20240501)
+    out = dual.solve_potential_dual(inst["A"][8], inst["y"][8], 0.3, 4)
+    assert out["status"] == "optimal" and out["residual"] < 1e-12
+    assert out["stages"] > 2  # the retaken stage

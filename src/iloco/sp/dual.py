@@ -199,6 +199,7 @@ def solve_potential_dual(
     c_k = max(c, float(np.abs(A.T @ z).max()) / (h0 * W_START))  # max |w| of ν = z/(c h0) is W_START
     nu = z / (c_k * h0)
     ratio = 10.0
+    last = None  # (c, ν) of the last stage that reached its target: where a failed jump restarts
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # rejected candidates may overflow
         while True:
             out["stages"] += 1
@@ -208,10 +209,20 @@ def solve_potential_dual(
                 out["residual_cvxpy"] = float(np.linalg.norm(A @ (c * h(A.T @ nu)) - y)) / ynorm
             nu, res, steps, stalled = _newton(A, y, c_k, nu, maps, depth, tol if final else STAGE_TOL, budget)
             out["newton_steps"] += steps
+            if final and stalled and res > STAGE_TOL and last is not None and out["newton_steps"] < max_steps:
+                # the jump from the last stage was too long for Newton (it stalled far from the
+                # path, not at roundoff: seen at depth 4 from c/c_next = 50): go back, shorter.
+                # A solve that succeeded before takes the same steps as before.
+                ratio = max(np.sqrt(ratio), 1.5)
+                c_k = max(c, last[0] / ratio)
+                nu = _predict(A, y, last[0], c_k, last[1], maps, depth)
+                continue
             if final or out["newton_steps"] >= max_steps:  # (an intermediate stage that stalls hands on)
                 if stalled:
                     out["status"] = "stalled"
                 break
+            if not stalled:
+                last = (c_k, nu)
             ratio = min(ratio**2, 1e8) if steps <= 3 else (max(np.sqrt(ratio), 1.5) if steps > 6 else ratio)
             c_next = max(c, c_k / ratio)
             nu = _predict(A, y, c_k, c_next, nu, maps, depth)

@@ -191,19 +191,24 @@ def test_chain_identifies_a_wide_network_that_is_a_narrow_one():
     assert (adam["width"] == m).all()
 
 
-def test_train_chain_small_run_is_seeded_and_learns():
-    spec = {
+def _small_chain(teachers: int, width: int, max_steps: int, tol_loss: float) -> dict:
+    """A seconds-long ID3 training spec: width-2 teachers in d = 4, 60 inputs, two init scales."""
+    return {
         "activation": "tanh",
         "d": 4,
-        "teachers": 2,
+        "teachers": teachers,
         "teacher_width": 2,
         "nonortho": 0.0,
         "theta_scale": 0.5,
-        "student_width": 6,
+        "student_width": width,
         "n_train": 60,
         "init_scales": [0.01, 1.0],
-        "train": {"lr": 0.5, "max_steps": 400, "tol_loss": 0.0, "check_every": 100},
+        "train": {"lr": 0.5, "max_steps": max_steps, "tol_loss": tol_loss, "check_every": 100},
     }
+
+
+def test_train_chain_small_run_is_seeded_and_learns():
+    spec = _small_chain(teachers=2, width=6, max_steps=400, tol_loss=0.0)
     a = chain.train_chain(spec, seed=3, progress=False)
     b = chain.train_chain(spec, seed=3, progress=False)
     for key in chain.CHAIN_KEYS:
@@ -216,18 +221,7 @@ def test_chain_students_stop_at_a_share_of_the_linear_residual():
     """ID3's equal-loss rule (NL2's): a converged student's relative training error is at most
     tol_loss times what the affine fit leaves on its teacher's data, and it stopped there, not
     at the step budget; the residual is the teacher's, the same for every scale."""
-    spec = {
-        "activation": "tanh",
-        "d": 4,
-        "teachers": 3,
-        "teacher_width": 2,
-        "nonortho": 0.0,
-        "theta_scale": 0.5,
-        "student_width": 8,
-        "n_train": 60,
-        "init_scales": [0.01, 1.0],
-        "train": {"lr": 0.5, "max_steps": 3000, "tol_loss": 0.5, "check_every": 100},
-    }
+    spec = _small_chain(teachers=3, width=8, max_steps=3000, tol_loss=0.5)
     a = chain.train_chain(spec, seed=3, progress=False)
     lin = a["linear_residual"]
     assert lin.shape == (3,) and (lin > 0).all()
@@ -235,7 +229,7 @@ def test_chain_students_stop_at_a_share_of_the_linear_residual():
     assert done.any() and (a["steps"][done] < 3000).all()
     assert (a["train_loss"][done] <= 0.5 * np.broadcast_to(lin[:, None], done.shape)[done] * (1 + 1e-12)).all()
     # without the rule (tol 0) every student runs to its budget and fits further
-    free = chain.train_chain({**spec, "train": {**spec["train"], "tol_loss": 0.0}}, seed=3, progress=False)
+    free = chain.train_chain(_small_chain(teachers=3, width=8, max_steps=3000, tol_loss=0.0), seed=3, progress=False)
     assert (free["steps"] == 3000).all() and (free["train_loss"][done] < a["train_loss"][done]).all()
 
 

@@ -113,6 +113,25 @@ def test_trainer_lowers_the_loss_and_cells_are_independent(optimizer, lr):
     assert torch.allclose(one.state["W"][0, 0], res.state["W"][1, 2], rtol=0, atol=1e-12)
 
 
+def test_mini_batches_are_the_same_for_every_row_and_full_batch_when_large():
+    """Mini-batch Adam (the baseline): a row alone takes the steps it takes in the batch (the
+    indices depend on the key and the epoch, not on the rows); a batch as large as the data is
+    the full-batch step; and the cosine decay changes the steps."""
+    X, y, W, c, b = _student()
+    n = X.shape[1]
+    stop = engine.StopRule(max_steps=60, tol_loss=0.0, tol_change=0.0, check_every=20)
+    kw = {"activation": "tanh", "optimizer": "adam", "lr": 1e-2, "stop": stop, "progress": False}
+    mini = chain.train_students(X, y, W, c, b, batch_size=n // 3, batch_key=(7,), cosine=True, **kw)
+    one = chain.train_students(X[1:], y[1:], W[1:], c[1:], b[1:], batch_size=n // 3, batch_key=(7,), cosine=True, **kw)
+    assert torch.allclose(one.state["W"], mini.state["W"][1:], rtol=0, atol=1e-12)
+    other = chain.train_students(X, y, W, c, b, batch_size=n // 3, batch_key=(8,), cosine=True, **kw)
+    assert not torch.allclose(other.state["W"], mini.state["W"], rtol=0, atol=1e-9)
+    full = chain.train_students(X, y, W, c, b, **kw)
+    assert torch.equal(chain.train_students(X, y, W, c, b, batch_size=n, **kw).state["W"], full.state["W"])
+    cos = chain.train_students(X, y, W, c, b, cosine=True, **kw)
+    assert not torch.allclose(cos.state["W"], full.state["W"], rtol=0, atol=1e-9)
+
+
 def test_trainer_keeps_training_the_rows_left_when_one_row_stops():
     """A teacher whose students all reach the tolerance leaves the batch (the engine drops its
     row); the rows left train on as they would alone (their inputs went with them)."""
@@ -176,7 +195,7 @@ def test_chain_identifies_a_wide_network_that_is_a_narrow_one():
     spec = {
         "activation": "tanh",
         "identify": {"n_hessians": 8, "h": 1e-3, "scheme": "central", "rank_tol": 1e-3, "restarts": 30},
-        "baseline": {"restarts": 2, "lr": 1e-2, "steps": 50, "tol_loss": 0.0},
+        "baseline": {"restarts": 2, "lr": 1e-2, "steps": 50, "tol_loss": 0.0, "batch_size": 64},
         "delta": 1e-2,
         "n_test": 500,
     }
@@ -248,7 +267,7 @@ def test_identification_beats_adam_on_the_same_budget():
         "restarts_per_width": 10,
         "delta": 1e-2,
         "n_test": 500,
-        "baseline": {"restarts": 2, "lr": 1e-2, "steps": 300, "tol_loss": 0.0},
+        "baseline": {"restarts": 2, "lr": 1e-2, "steps": 300, "tol_loss": 0.0, "batch_size": 128},
     }
     t = chain.run_budget(spec, seed=1, progress=False)
     at = {meth: g.set_index(["n_hessians", "instance"]) for meth, g in t.groupby("method")}

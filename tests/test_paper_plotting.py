@@ -251,6 +251,27 @@ def test_claims_of_one_figure():
         claims.evaluate({}, settings, "nl1_separable")  # only that figure's claims are looked at
 
 
+def test_id3_claim_needs_most_students_at_every_scale():
+    """id3-beats-adam is the least share over init scales: one scale that identification
+    loses on most students fails it, however well the other scale goes."""
+    from iloco.ident import claims as id_claims
+
+    def chain(wins_small):
+        rows = []
+        for scale, wins in ((0.01, wins_small), (1.0, 4)):
+            for t in range(4):
+                ide = 1e-3 if t < wins else 1e-1
+                rows += [
+                    {"teacher": t, "init_scale": scale, "method": "identification", "vs_student_mean": ide},
+                    {"teacher": t, "init_scale": scale, "method": "adam", "vs_student_mean": 1e-2},
+                ]
+        return {"id3_chain": pd.DataFrame(rows)}
+
+    claim = next(c for c in id_claims.CLAIMS if c.name == "id3-beats-adam")
+    assert claim.holds(*claim.measure(chain(3), {}))
+    assert claim.measure(chain(1), {}) == (0.25, 0.5) and not claim.holds(*claim.measure(chain(1), {}))
+
+
 def test_readme_lists_every_claim():
     from iloco.core import claims
 

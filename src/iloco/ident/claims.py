@@ -48,8 +48,12 @@ def _id2_multi(tb, s):
 
 
 def _id3_wins(tb, s):
-    wins, students = macros.id3_wins(tb["id3_chain"])
-    return wins / students, 1.0
+    """The least share, over init scales, of students on which identification is closer to
+    the student than Adam on the same queries (most at every scale: a median over students
+    would let one scale's losses hide behind the other's wins)."""
+    ch = tb["id3_chain"]
+    shares = [wins / n for wins, n in (macros.id3_wins(g) for _, g in ch.groupby("init_scale"))]
+    return min(shares), 0.5
 
 
 def _id3_compression(tb, s):
@@ -116,10 +120,11 @@ CLAIMS: tuple[Claim, ...] = (
     Claim(
         "id3-beats-adam",
         "ID",
-        "On trained students, identification is more accurate than Adam at equal queries (share of students)",
+        "At every init scale, identification is more accurate than Adam at equal queries on most trained "
+        "students (least share over scales)",
         ("id3_chain",),
         _id3_wins,
-        ">=",
+        ">",
         0.0,
         "figures/id3_chain.pdf",
     ),

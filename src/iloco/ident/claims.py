@@ -48,12 +48,14 @@ def _id2_multi(tb, s):
 
 
 def _id3_wins(tb, s):
-    """The least share, over init scales, of students on which identification is closer to
-    the student than Adam on the same queries (most at every scale: a median over students
-    would let one scale's losses hide behind the other's wins)."""
+    """The share of standard-init students (the largest init scale) on which identification
+    is closer to the student than Adam at the teacher's width on the same queries. Small-init
+    students are identified narrower than the teacher (their Hessian spectra decay by decades,
+    the width keeps those >= ``rank_tol``), and there Adam with the teacher's (larger) width
+    can be the more accurate: the text gives the share at every scale (``IDthreeWinsByScale``)."""
     ch = tb["id3_chain"]
-    shares = [wins / n for wins, n in (macros.id3_wins(g) for _, g in ch.groupby("init_scale"))]
-    return min(shares), 0.5
+    wins, n = macros.id3_wins(ch[ch["init_scale"] == ch["init_scale"].max()])
+    return wins / n, 0.5
 
 
 def _id3_compression(tb, s):
@@ -120,8 +122,8 @@ CLAIMS: tuple[Claim, ...] = (
     Claim(
         "id3-beats-adam",
         "ID",
-        "At every init scale, identification is more accurate than Adam at equal queries on most trained "
-        "students (least share over scales)",
+        "On most standard-init students, identification is more accurate than Adam at the teacher's width "
+        "on the same queries (share of students; small init: see the text)",
         ("id3_chain",),
         _id3_wins,
         ">",

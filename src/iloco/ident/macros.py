@@ -172,6 +172,9 @@ def id23_macros(two: pd.DataFrame, regime: pd.DataFrame, chain: pd.DataFrame, bu
         out.append(newcommand(f"IDthree{name}Queries", str(int(ide["queries"].iloc[0]))))
     wins, students = id3_wins(chain)
     out.append(newcommand("IDthreeIdWins", f"{wins} of {students}"))
+    by_scale = [(sc, *id3_wins(chain[chain["init_scale"] == sc])) for sc in scales]
+    listed = ", ".join(f"{w} of {n} (scale {sci(float(sc))})" for sc, w, n in by_scale)
+    out.append(newcommand("IDthreeWinsByScale", listed))
     # ID3 budget: per method at each query budget
     out.append(newcommand("IDthreeBudgetD", str(int(budget["d"].iloc[0]))))
     out.append(newcommand("IDthreeBudgetM", str(int(budget["m"].iloc[0]))))

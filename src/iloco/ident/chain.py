@@ -121,6 +121,24 @@ def student_gradients(X, y, W, c, b, activation, X1=None):
     return gP[:, :d].reshape(R, C, d, m), gP[:, d].reshape(R, C, m), gb.reshape(R, C, m)
 
 
+def mini_batches(n: int, batch_size: int | None, key: tuple[int, ...], device) -> tuple[int, object]:
+    """The batch size (n: full batch when ``batch_size`` is None or >= n) and the indices of
+    step k (0-based): slice k mod n//bs of a permutation of range(n) drawn from (key, epoch)."""
+    bs = n if batch_size is None or batch_size >= n else int(batch_size)
+    if bs < 1:
+        raise IlocoError(f"id: batch_size must be >= 1, got {batch_size}")
+    perms: dict[int, torch.Tensor] = {}
+
+    def batch(k: int) -> torch.Tensor:
+        e, i = divmod(k, n // bs)
+        if e not in perms:
+            perms.clear()
+            perms[e] = torch.randperm(n, generator=generator(*key, e)).to(device)
+        return perms[e][i * bs : (i + 1) * bs]
+
+    return bs, batch
+
+
 def train_students(
     X: torch.Tensor,
     y: torch.Tensor,
@@ -145,17 +163,12 @@ def train_students(
     """Train shallow students f = Σ_j b_j g(w_jᵀx + c_j) on (X (R, n, d), y (R, n)) by ``gd``
     or ``adam`` with the shared engine: rows R (e.g. teachers), cells C (init scales or
     restarts) in W (R, C, d, m), c, b (R, C, m), all cells of a row on the same data. The
-    engine's loss is the relative mean squared error mean (f − y)² / mean y² on all n points,
-    so ``stop``'s tolerance is relative; with ``loss_scale`` (R,) it is divided by that too
-    (NL2: by each teacher's linear residual, so the tolerance is a share of what a linear fit
-    leaves). The steps do not depend on it.
-
-    Full batch by default. With ``batch_size`` < n each step takes the next ``batch_size``
-    points of a permutation drawn per epoch from (``batch_key``, epoch): the same indices for
-    every row, so a row's steps do not depend on how many rows run beside it, and a step costs
-    the same whatever n is. ``cosine`` decays the step size from ``lr`` to 0 over
-    ``stop.max_steps`` (what lets mini-batch steps settle below their noise). Returns the
-    engine's RunResult (final W, c, b in ``state``)."""
+    engine's loss is the relative MSE mean (f − y)² / mean y² on all n points (``stop``'s
+    tolerance is relative), divided by ``loss_scale`` (R,) if given (NL2: each teacher's linear
+    residual); the steps do not depend on it. Full batch by default; with ``batch_size`` < n,
+    ``mini_batches`` keyed by ``batch_key``: the same indices for every row, so a row's steps
+    do not depend on the rows beside it, and a step's cost not on n. ``cosine`` decays the
+    step from ``lr`` to 0 over ``stop.max_steps``. Returns the engine's RunResult."""
     from iloco.core import engine as core_engine
 
     check_activation(activation)
@@ -178,19 +191,8 @@ def train_students(
     R, C = W.shape[:2]
     n = X.shape[1]
     state["X1"] = _ones_column(X.unsqueeze(1).expand(R, C, *X.shape[1:])).reshape(R, C, n, -1)
-    bs = n if batch_size is None or batch_size >= n else int(batch_size)
-    if bs < 1:
-        raise IlocoError(f"id: batch_size must be >= 1, got {batch_size}")
+    bs, batch = mini_batches(n, batch_size, batch_key, W.device)
     state["k"] = torch.zeros(R, dtype=torch.int64, device=W.device)  # steps taken (same for every row)
-    per_epoch, perms = n // bs, {}
-
-    def batch(k: int):
-        """The indices of step k (0-based) of a mini-batch run: slice k mod n//bs of epoch k // (n//bs)."""
-        e, i = divmod(k, per_epoch)
-        if e not in perms:
-            perms.clear()
-            perms[e] = torch.randperm(n, generator=generator(*batch_key, e)).to(W.device)
-        return perms[e][i * bs : (i + 1) * bs]
 
     def loss(st):
         f = student_outputs(st["X1"].flatten(0, 1), st["W"], st["c"], st["b"], activation)

@@ -210,6 +210,24 @@ def test_audit_samples_within_the_budget_and_reduces_what_does_not_fit():
     assert audit.plan(available, 600.0, random.Random(1), None) == plan  # the seed repeats it
 
 
+@pytest.mark.parametrize("name", ["config/paper.yaml", "config/config.yaml"])
+def test_every_reduced_audit_config_is_a_valid_config(name):
+    """A reduced re-computation must pass the config's own checks (LR's RMSprop instances may
+    not exceed its task's, for one), or the audit would fail on the archive's first job."""
+    import random
+
+    from iloco.core import family
+    from iloco.core.config import load, validate
+
+    config = load(name, device=False)
+    for fam in family.families():
+        for section, changes in getattr(audit.family_audit(fam.name), "REDUCE", {}).items():
+            for seed in range(5):
+                small, said = audit.reduced(config, changes, random.Random(seed))
+                assert said, section
+                validate(small, device=False)
+
+
 def test_appendix_b_shows_each_figures_archived_paper_scale_time(archived):
     from iloco.paper import appendix
 

@@ -21,6 +21,8 @@ REDUCE = {
     "lr": (
         (("lr", "completion", "instances"), 1),
         (("lr", "sensing", "instances"), 1),
+        # RMSprop runs on the first instances of its task (``first_instances``): at most as many
+        (("lr", "rmsprop", "instances"), 1),
         (("lr", "depths"), "sample", 1),
         (("lr", "dynamics", "depths"), "sample", 1),
         (("lr", "flow", "instances"), 1),

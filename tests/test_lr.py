@@ -395,3 +395,25 @@ def test_cli_rejects_bad_rank(tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and err.startswith("iloco: error: lr: need 1 <= rank < d")
     assert not (tmp_path / "x.npz").exists()
+
+
+def test_lr1_macros_say_which_runs_stopped_at_the_budget_only_when_some_did():
+    """On the archived paper-scale completion table every run converged: the text then names
+    no budget; with runs at the budget it says how many and at which counts (and the slowest
+    converged run's steps either way)."""
+    import pandas as pd
+
+    from iloco.lr import macros
+
+    table = pd.read_csv("archive/paper/lr/completion.csv.gz")
+
+    def tex(t):
+        return "".join(macros._lr1_macros(t, "Comp", 0.05))
+
+    done = table[(table["method"] == "gd") & (table["status"] == "converged")]["steps"].max()
+    assert r"\newcommand{\LRCompUnconverged}{}" in tex(table)
+    assert rf"\newcommand{{\LRCompMaxSteps}}{{{int(done)}}}" in tex(table)
+    late = table.copy()
+    hit = (late["method"] == "gd") & (late["observations"] == 1000) & (late["depth"] == 4)
+    late.loc[hit, "status"] = "max_steps"
+    assert f"the other {int(hit.sum())} stopped at the step budget ($m\\in\\{{1000\\}}$)" in tex(late)

@@ -143,9 +143,15 @@ def _lr1_macros(t: pd.DataFrame, tag: str, within: float) -> list[str]:
     )
     out.append(newcommand(f"LR{tag}Cells", str(len(gd))))
     out.append(newcommand(f"LR{tag}Converged", str(int((gd["status"] == "converged").sum()))))
-    out.append(newcommand(f"LR{tag}MaxSteps", str(int(gd["steps"].max()))))
+    done = gd.loc[gd["status"] == "converged", "steps"]
+    out.append(newcommand(f"LR{tag}MaxSteps", str(int(done.max())) if len(done) else "n/a"))
+    # the runs that stopped at the step budget, said only when there are any
     late = sorted(int(m) for m in gd.loc[gd["status"] != "converged", "observations"].unique())
-    out.append(newcommand(f"LR{tag}UnconvergedObs", f"$m\\in\\{{{', '.join(map(str, late))}\\}}$" if late else "none"))
+    left = int((gd["status"] != "converged").sum())
+    where = f"$m\\in\\{{{', '.join(map(str, late))}\\}}$"
+    out.append(
+        newcommand(f"LR{tag}Unconverged", f"; the other {left} stopped at the step budget ({where})" if late else "")
+    )
     nuc = t[t["method"] == "nuclear"]
     out.append(newcommand(f"LR{tag}NucSolved", str(int((nuc["status"] == "converged").sum()))))
     out.append(newcommand(f"LR{tag}NucProblems", str(len(nuc))))

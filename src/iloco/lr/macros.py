@@ -39,7 +39,9 @@ def _rmsprop_macros(tag: str, trained: pd.DataFrame, gd: pd.DataFrame, m_star: f
         m, med = first(rms, n)
         m_gd = first(gd, n)[0]
         same = same and (m == m_gd or math.isnan(m) and math.isnan(m_gd))
-        out.append(newcommand(f"LR{tag}RmsFirst{name}", "none of the counts" if math.isnan(m) else f"$m={int(m)}$"))
+        out.append(
+            newcommand(f"LR{tag}RmsFirst{name}", "at none of the counts" if math.isnan(m) else f"from $m={int(m)}$ on")
+        )
         val = med.get(m_star, math.nan) if not math.isnan(m_star) else math.nan
         out.append(newcommand(f"LR{tag}RmsAnchorErr{name}", "n/a" if math.isnan(val) else sci(float(val))))
     out.append(newcommand(f"LR{tag}RmsSameFirsts", "the same as" if same else "not all the same as"))
@@ -121,7 +123,9 @@ def _lr1_macros(t: pd.DataFrame, tag: str, within: float) -> list[str]:
         m = first_recovering(pd.Series(series.index), pd.Series(series.values), within)
         firsts[key] = m
         name = "Nuc" if key == "nuc" else WORDS.get(int(key[1:]), key)
-        out.append(newcommand(f"LR{tag}First{name}", "none of the counts" if math.isnan(m) else f"$m={int(m)}$"))
+        out.append(
+            newcommand(f"LR{tag}First{name}", "at none of the counts" if math.isnan(m) else f"from $m={int(m)}$ on")
+        )
     # the anchor: the smallest count at which the deepest net recovers; errors there
     deep = f"N{max(depths)}"
     m_star = firsts[deep]

@@ -417,3 +417,24 @@ def test_lr1_macros_say_which_runs_stopped_at_the_budget_only_when_some_did():
     hit = (late["method"] == "gd") & (late["observations"] == 1000) & (late["depth"] == 4)
     late.loc[hit, "status"] = "max_steps"
     assert f"the other {int(hit.sum())} stopped at the step budget ($m\\in\\{{1000\\}}$)" in tex(late)
+
+
+def test_lr1_text_compares_with_arora_et_al_at_their_size_and_says_when_it_differs():
+    """At 100 x 100, rank 5 with 2000 and 5000 observations the text gives our median errors
+    there and whether the outcome is the published one; a set of counts is a plain list."""
+    import pandas as pd
+
+    from iloco.lr import macros
+
+    table = pd.read_csv("archive/paper/lr/completion.csv.gz")
+
+    def tex(t):
+        return "".join(macros._lr1_macros(t, "Comp", 0.05))
+
+    assert r"\newcommand{\LRCompObs}{1000, 1500, 2000, 2500, 3000, 4000, 5000}" in tex(table)
+    assert "at their size we find the same outcome: median errors at $m=2000$" in tex(table)
+    nuclear_wins = table.copy()
+    nuclear_wins.loc[(nuclear_wins["method"] == "nuclear") & (nuclear_wins["observations"] == 2000), "rel_error"] = 0.0
+    assert "at their size we find not their outcome in full" in tex(nuclear_wins)
+    smaller = table.assign(d=30)
+    assert r"\newcommand{\LRCompVsPublished}{reproduced here at a smaller size}" in tex(smaller)

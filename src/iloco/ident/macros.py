@@ -6,7 +6,7 @@ import math
 
 import pandas as pd
 
-from iloco.core.tex import newcommand, pct, sci, tex_escape, words
+from iloco.core.tex import newcommand, pct, sci, tex_escape
 
 #: "Most networks": the share of trials the ID text asks for when it names a regime that works.
 RECOVERY_SHARE = 0.8
@@ -113,7 +113,7 @@ def id2_regime_macros(regime: pd.DataFrame) -> list[str]:
     out = [
         newcommand("IDtwoRegTrials", str(int(regime.groupby(["d", "m0", "m1", "theta_scale", "radius"]).size().min())))
     ]
-    out.append(newcommand("IDtwoRegDims", words([str(int(d)) for d in sorted(regime["d"].unique())])))
+    out.append(newcommand("IDtwoRegDims", ", ".join(str(int(d)) for d in sorted(regime["d"].unique()))))  # a set
     out.append(newcommand("IDtwoRegShiftMax", sci(r["theta_scale_max"])))
     out.append(newcommand("IDtwoRegRadiusMax", sci(r["radius_max"])))
     out.append(newcommand("IDtwoRegCells", str(s["cells_in_regime"])))

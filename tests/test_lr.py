@@ -438,3 +438,17 @@ def test_lr1_text_compares_with_arora_et_al_at_their_size_and_says_when_it_diffe
     assert "at their size we find not their outcome in full" in tex(nuclear_wins)
     smaller = table.assign(d=30)
     assert r"\newcommand{\LRCompVsPublished}{reproduced here at a smaller size}" in tex(smaller)
+
+
+def test_lr1_figure_marks_the_published_counts_at_the_published_size_only():
+    import pandas as pd
+
+    from iloco.lr import figures
+
+    tables = {k: pd.read_csv(f"archive/paper/lr/{k}.csv.gz") for k in ("completion", "sensing")}
+    fig = figures.lr1_completion(tables, 0.05)
+    marks = [t.get_text() for t in fig.axes[0].texts]
+    assert marks == ["pub.: N ≥ 3", "pub.: all"]
+    assert not fig.axes[1].texts  # sensing: not their size
+    tables["completion"] = tables["completion"].assign(d=30)
+    assert not figures.lr1_completion(tables, 0.05).axes[0].texts

@@ -10,6 +10,7 @@ import pandas as pd
 import seaborn as sns
 
 from iloco.core.style import BAND_PI, TEXT_WIDTH, style
+from iloco.lr.spec import LR1_ARORA
 
 
 def _depth_label(n) -> str:
@@ -65,6 +66,7 @@ def lr1_completion(tables: dict[str, pd.DataFrame], recover_within: float) -> pl
         first = t.iloc[0]
         if col == "rel_error":
             ax.axhline(recover_within, color="0.5", ls=":", lw=0.8)
+            _published_counts(ax, task, first)
             ax.set(yscale="log", ylabel=r"$\|W - W^\star\|_F / \|W^\star\|_F$")
         else:
             ax.axhline(int(first["rank"]), color="0.5", ls=":", lw=0.8)
@@ -78,6 +80,27 @@ def lr1_completion(tables: dict[str, pd.DataFrame], recover_within: float) -> pl
     axes[0].get_legend().remove()
     fig.legend(*zip(*keep, strict=True), loc="outside lower center", ncol=len(keep), fontsize=7, frameon=False)
     return fig
+
+
+def _published_counts(ax: plt.Axes, task: str, first: pd.Series) -> None:
+    """At Arora et al.'s completion size, grey lines at their two observation counts, labelled
+    with what recovers there in their paper (depth ≥ 3 only; all)."""
+    pub = LR1_ARORA
+    if task != "completion" or int(first["d"]) != pub["d"] or int(first["rank"]) != pub["rank"]:
+        return
+    for m, who in ((pub["low_obs"], "pub.: N ≥ 3"), (pub["high_obs"], "pub.: all")):
+        ax.axvline(m, color="0.6", ls="-.", lw=0.7, zorder=0)
+        ax.text(
+            m,
+            0.03,
+            who,
+            transform=ax.get_xaxis_transform(),
+            ha="right",
+            va="bottom",
+            rotation=90,
+            fontsize=5,
+            color="0.35",
+        )
 
 
 def lr2_dynamics(table: pd.DataFrame) -> plt.Figure:

@@ -210,6 +210,14 @@ def test_audit_samples_within_the_budget_and_reduces_what_does_not_fit():
     assert audit.plan(available, 600.0, random.Random(1), None) == plan  # the seed repeats it
 
 
+def test_the_printed_repeat_command_carries_what_changes_the_draw():
+    assert audit.repeat_command("config/paper.yaml", 5, 600.0, None) == "./repro audit --seed 5"
+    assert (
+        audit.repeat_command("config/test.yaml", 5, 60.0, ["lr", "id2"])
+        == "./repro audit --seed 5 --configfile config/test.yaml --budget-s 60 --jobs lr id2"
+    )
+
+
 @pytest.mark.parametrize("name", ["config/paper.yaml", "config/config.yaml"])
 def test_every_reduced_audit_config_is_a_valid_config(name):
     """A reduced re-computation must pass the config's own checks (LR's RMSprop instances may

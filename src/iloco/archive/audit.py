@@ -203,6 +203,18 @@ def plan(available: dict[str, dict[str, Any]], budget_s: float, rng: random.Rand
     return chosen
 
 
+def repeat_command(config_file: str, seed: int, budget_s: float, only: list[str] | None) -> str:
+    """The command that repeats this audit: the same seed, and the options that change the draw."""
+    out = f"./repro audit --seed {seed}"
+    if Path(config_file) != Path("config/paper.yaml"):
+        out += f" --configfile {config_file}"
+    if budget_s != 600.0:
+        out += f" --budget-s {budget_s:g}"
+    if only:
+        out += " --jobs " + " ".join(only)
+    return out
+
+
 def run(
     config_file: str,
     seed: int | None = None,
@@ -222,7 +234,9 @@ def run(
     if manifest is None:
         raise IlocoError(f"{out_dir}: no archive manifest to audit (./repro archive writes one)")
     seed = secrets.randbelow(10**6) if seed is None else seed
-    print(f"iloco: audit: seed {seed} (repeat with: ./repro audit --seed {seed})", file=sys.stderr)
+    print(
+        f"iloco: audit: seed {seed} (repeat with: {repeat_command(config_file, seed, budget_s, only)})", file=sys.stderr
+    )
     rng = random.Random(seed)
     available = units(manifest)
     for path, entry in sorted(manifest["tables"].items()):

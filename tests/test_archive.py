@@ -180,6 +180,19 @@ def test_compare_names_the_row_and_the_column():
     assert audit.compare("t", _table(), _table()) == []
 
 
+def test_compare_takes_missing_text_as_equal_and_text_against_missing_as_not(tmp_path):
+    """A text column missing on some rows (LR's ``solver`` is empty on trained rows) round-trips
+    through CSV as pandas' string dtype, whose NaN stays missing through ``astype(str)``."""
+    table = _table().assign(solver=["SCS", None, None, "SCS", None])
+    table.to_csv(tmp_path / "t.csv", index=False)
+    back = pd.read_csv(tmp_path / "t.csv")
+    assert audit.compare("t", back, back.copy()) == []
+    other = back.copy()
+    other.loc[1, "solver"] = "SCS"
+    (line,) = audit.compare("t", back, other)
+    assert "row 1" in line and "column solver" in line
+
+
 def test_compare_matches_a_reduced_recomputation_by_its_keys():
     keys = ("method", "depth", "delta", "rho", "trial")
     full, part = _table(), _table().iloc[[4, 1]].reset_index(drop=True)

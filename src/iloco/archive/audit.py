@@ -113,8 +113,8 @@ def compare(
         if pd.api.types.is_numeric_dtype(a) and pd.api.types.is_numeric_dtype(f):
             x, y = a.to_numpy(float), f.to_numpy(float)
             same = np.isclose(x, y, rtol=rtol, atol=atol) | (np.isnan(x) & np.isnan(y))
-        else:
-            same = (a.astype(str) == f.astype(str)).to_numpy()
+        else:  # both missing is equal (pandas' string dtype keeps NaN missing through astype(str))
+            same = ((a.astype(str) == f.astype(str)).fillna(False) | (a.isna() & f.isna())).to_numpy(bool)
         for i in np.flatnonzero(~same):
             out.append(
                 f"{path}: row {positions[i]} ({_describe(archived.iloc[i], shown)}) column {c}:"

@@ -261,3 +261,18 @@ def test_appendix_b_shows_each_figures_archived_paper_scale_time(archived):
     assert "& 12\\,s & 300\\,MB & 12\\,s &" in row
     assert "& not archived &" in next(line for line in tex.splitlines() if line.startswith("\\texttt{nl1\\_separable}"))
     assert "\\newcommand{\\ProvArchivedTotal}{12\\,s}" in tex
+
+
+def test_lr_audit_keeps_the_archived_rmsprop_batch():
+    """RMSprop's sensing rows are reproduced exactly only in the archive's batch (its first
+    ``lr.rmsprop.instances`` instances): the reduced config keeps that many instances."""
+    import random
+
+    from iloco.core.config import load
+    from iloco.lr import audit as lr_audit
+
+    config = load("config/paper.yaml", device=False)
+    small, _ = audit.reduced(config, lr_audit.REDUCE["lr"], random.Random(0))
+    want = config["lr"]["rmsprop"]["instances"]
+    assert small["lr"]["completion"]["instances"] == small["lr"]["sensing"]["instances"] == want
+    assert small["lr"]["rmsprop"]["instances"] == want

@@ -132,7 +132,9 @@ def family_audit(name: str):
 
 
 def reduced(config: dict[str, Any], changes, rng: random.Random) -> tuple[dict[str, Any], list[str]]:
-    """``config`` with one section's audit changes applied, and what was changed (for the log)."""
+    """``config`` with one section's audit changes applied, and what was changed (for the log).
+    A change is ``(key path, value)``, ``(key path, "sample", k)`` (a seeded sample of k of the
+    list's values, in order) or ``(key path, "at_most", k)`` (the value, capped at k)."""
     config = copy.deepcopy(config)
     said = []
     for change in changes:
@@ -144,6 +146,8 @@ def reduced(config: dict[str, Any], changes, rng: random.Random) -> tuple[dict[s
             values = node[path[-1]]
             keep = sorted(rng.sample(range(len(values)), min(change[2], len(values))))
             node[path[-1]] = [values[i] for i in keep]
+        elif len(change) == 3 and change[1] == "at_most":
+            node[path[-1]] = min(node[path[-1]], change[2])
         else:
             node[path[-1]] = change[1]
         said.append(f"{'.'.join(change[0])}={node[path[-1]]}")

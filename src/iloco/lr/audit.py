@@ -19,10 +19,12 @@ KEYS = {
 #: config section → changes (``(key path, value)`` or ``(key path, "sample", k)``).
 REDUCE = {
     "lr": (
-        (("lr", "completion", "instances"), 1),
-        (("lr", "sensing", "instances"), 1),
-        # RMSprop runs on the first instances of its task (``first_instances``): at most as many
-        (("lr", "rmsprop", "instances"), 1),
+        # as many instances as RMSprop runs on at paper scale (``lr.rmsprop.instances``), so that
+        # its batch is the archive's: a sensing cell reads the operator up to the largest m still
+        # running in the batch, so other instances change its sums' rounding, and RMSprop's
+        # fixed-length steps amplify that (on 1 instance, not 3: rel_error 1.6 % off at m = 600)
+        (("lr", "completion", "instances"), "at_most", 3),
+        (("lr", "sensing", "instances"), "at_most", 3),
         (("lr", "depths"), "sample", 1),
         (("lr", "dynamics", "depths"), "sample", 1),
         (("lr", "flow", "instances"), 1),

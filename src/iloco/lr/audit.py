@@ -32,5 +32,7 @@ REDUCE = {
         (("lr", "flow", "gd_depths"), "sample", 1),
     ),
 }
-#: the share of LR's job time the reduction leaves (about one depth in four of each part).
-SHARE = {"lr": 1 / 4}
+#: the share of LR's job time the reduction leaves: one depth in four of each part, LR1 on 3 of
+#: 10 instances (measured 2026-12-01 at paper scale, depth 3 drawn: 632 s of the archive's 8 987 s,
+#: beside another job; depth 1's RMSprop is the slowest draw).
+SHARE = {"lr": 1 / 10}

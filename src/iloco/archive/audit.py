@@ -69,9 +69,9 @@ NTH = "_nth"
 def _key_frame(table: pd.DataFrame, keys: tuple[str, ...]) -> pd.DataFrame:
     cols = [k for k in keys if k != NTH]
     out = table[cols].copy()
-    for k in cols:
-        if pd.api.types.is_float_dtype(out[k]):
-            out[k] = out[k].round(12)
+    for k in cols:  # numbers as floats: a reduced table's 0.0s read back from CSV as integers
+        if pd.api.types.is_numeric_dtype(out[k]) and not pd.api.types.is_bool_dtype(out[k]):
+            out[k] = out[k].astype(float).round(12).map(lambda v: f"{v:.15g}")
     out = out.astype(str)
     if NTH in keys:
         out[NTH] = out.groupby(cols, sort=False).cumcount().astype(str) if cols else range(len(out))

@@ -16,7 +16,8 @@ KEYS = {
     "results/lr/flow_gd.csv": ("depth", "observations", "lr"),
 }
 
-#: config section → changes (``(key path, value)`` or ``(key path, "sample", k)``).
+#: config section → changes (``(key path, value)``, ``(key path, "sample", k)`` or
+#: ``(key path, "at_most", k)``: ``archive.audit.reduced``).
 REDUCE = {
     "lr": (
         # as many instances as RMSprop runs on at paper scale (``lr.rmsprop.instances``), so that

@@ -10,6 +10,7 @@ import pandas as pd
 import seaborn as sns
 
 from iloco.core.style import BAND_PI, TEXT_WIDTH, style
+from iloco.lr.macros import at_published_size
 from iloco.lr.spec import LR1_ARORA
 
 
@@ -85,10 +86,9 @@ def lr1_completion(tables: dict[str, pd.DataFrame], recover_within: float) -> pl
 def _published_counts(ax: plt.Axes, task: str, first: pd.Series) -> None:
     """At Arora et al.'s completion size, grey lines at their two observation counts, labelled
     with what recovers there in their paper (depth ≥ 3 only; all)."""
-    pub = LR1_ARORA
-    if task != "completion" or int(first["d"]) != pub["d"] or int(first["rank"]) != pub["rank"]:
+    if task != "completion" or not at_published_size(first):
         return
-    for m, who in ((pub["low_obs"], "pub.: N ≥ 3"), (pub["high_obs"], "pub.: all")):
+    for m, who in ((LR1_ARORA["low_obs"], "pub.: N ≥ 3"), (LR1_ARORA["high_obs"], "pub.: all")):
         ax.axvline(m, color="0.6", ls="-.", lw=0.7, zorder=0)
         ax.text(
             m,

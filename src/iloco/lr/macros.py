@@ -12,6 +12,16 @@ from iloco.core.tex import WORDS, newcommand, sci, tex_escape, words
 from iloco.lr import spec
 
 
+def from_count(m: float) -> str:
+    """The text of a first recovering count: from where on, or that there is none (NaN)."""
+    return "at none of the counts" if math.isnan(m) else f"from $m={int(m)}$ on"
+
+
+def at_published_size(first: pd.Series) -> bool:
+    """Whether a table's problems have Arora et al.'s size (``spec.LR1_ARORA``: d and rank)."""
+    return int(first["d"]) == spec.LR1_ARORA["d"] and int(first["rank"]) == spec.LR1_ARORA["rank"]
+
+
 def first_recovering(obs: pd.Series, err: pd.Series, within: float) -> float:
     """Smallest m such that the median error is ≤ ``within`` at m and at every larger m."""
     return threshold_above(obs, err, within)
@@ -40,9 +50,7 @@ def _rmsprop_macros(tag: str, trained: pd.DataFrame, gd: pd.DataFrame, m_star: f
         m, med = first(rms, n)
         m_gd = first(gd, n)[0]
         same = same and (m == m_gd or math.isnan(m) and math.isnan(m_gd))
-        out.append(
-            newcommand(f"LR{tag}RmsFirst{name}", "at none of the counts" if math.isnan(m) else f"from $m={int(m)}$ on")
-        )
+        out.append(newcommand(f"LR{tag}RmsFirst{name}", from_count(m)))
         val = med.get(m_star, math.nan) if not math.isnan(m_star) else math.nan
         out.append(newcommand(f"LR{tag}RmsAnchorErr{name}", "n/a" if math.isnan(val) else sci(float(val))))
     out.append(newcommand(f"LR{tag}RmsSameFirsts", "the same as" if same else "not all the same as"))
@@ -124,9 +132,7 @@ def _lr1_macros(t: pd.DataFrame, tag: str, within: float) -> list[str]:
         m = first_recovering(pd.Series(series.index), pd.Series(series.values), within)
         firsts[key] = m
         name = "Nuc" if key == "nuc" else WORDS.get(int(key[1:]), key)
-        out.append(
-            newcommand(f"LR{tag}First{name}", "at none of the counts" if math.isnan(m) else f"from $m={int(m)}$ on")
-        )
+        out.append(newcommand(f"LR{tag}First{name}", from_count(m)))
     # the anchor: the smallest count at which the deepest net recovers; errors there
     deep = f"N{max(depths)}"
     m_star = firsts[deep]
@@ -174,7 +180,7 @@ def vs_published(first: pd.Series, med: dict[str, pd.Series], within: float) -> 
     pub = spec.LR1_ARORA
     low, high = pub["low_obs"], pub["high_obs"]
     counts = set(med["nuc"].index)
-    if int(first["d"]) != pub["d"] or int(first["rank"]) != pub["rank"] or not {low, high} <= counts:
+    if not at_published_size(first) or not {low, high} <= counts:
         return "reproduced here at a smaller size"
     keys = sorted((k for k in med if k.startswith("N") and int(k[1:]) >= 2), key=lambda k: -int(k[1:])) + ["nuc"]
 
@@ -184,7 +190,9 @@ def vs_published(first: pd.Series, med: dict[str, pd.Series], within: float) -> 
     def at(m: int) -> str:
         return words([f"{sci(float(med[k].get(m, math.nan)))} ({label(k)})" for k in keys])
 
-    ok = lambda k, m: float(med[k].get(m, math.inf)) <= within  # noqa: E731
+    def ok(k: str, m: int) -> bool:
+        return float(med[k].get(m, math.inf)) <= within
+
     deep = [k for k in keys if k != "nuc" and int(k[1:]) >= 3]
     theirs = (
         bool(deep)

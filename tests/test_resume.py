@@ -381,6 +381,7 @@ def test_nl2_teacher_interrupted_in_its_second_scale_resumes_bitwise(tmp_path, c
     """A finished init scale is kept and not retrained; the next one resumes from its save."""
     settings = {"teachers": 2, "d": 5, "teacher_width": 2, "width": 10, "n_train": 50, "n_test": 200}
     settings.update(init_scales=[1e-2, 1.0], lr=0.2, max_steps=300, tol_loss=1e-6)  # checks every 100 steps
+    settings["dtype"] = "float32"
     args = ["nl2-teacher", "--settings", json.dumps(settings), "--seed", "5", "--config-hash", "test", "--quiet"]
     ref, out, ckpt = tmp_path / "ref.csv", tmp_path / "out.csv", tmp_path / "teacher.pt"
     assert main([*args, "--out", str(ref)]) == 0

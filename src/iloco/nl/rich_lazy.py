@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from iloco.core.engine import resolve_dtype
 from iloco.core.errors import IlocoError
 from iloco.nl.analysis import direction_clusters, effective_rank, stable_rank
 
@@ -25,8 +26,10 @@ def run_teacher_regimes(
     direction, and how much of the teacher it is varies: 4e-4 to 1.5e-2 of its variance at
     paper scale); per student the effective and stable rank of the first layer, the number of
     directions its neurons align into, how far the first layer moved from its init, and the
-    test error against the teacher. With ``checkpoint`` every scale's run has its part
-    (``scale<j>``), kept until the caller removes it."""
+    test error against the teacher. The students train in ``dtype`` (float32 at paper scale:
+    the tanh passes and matmuls take about half the time); data, inits and everything reported
+    are computed in float64. With ``checkpoint`` every scale's run has its part (``scale<j>``),
+    kept until the caller removes it."""
     from iloco.core import engine
     from iloco.ident import chain, networks
 
@@ -39,7 +42,8 @@ def run_teacher_regimes(
     scales = [float(s) for s in spec["init_scales"]]
     W0, c0, b0 = chain.init_students(T, len(scales), d, spec["width"], scales, seed, 103)
     stop = engine.StopRule(spec["max_steps"], spec["tol_loss"], 0.0, 100)
-    to = {"device": device, "dtype": torch.float64}
+    to = {"device": device, "dtype": engine.resolve_dtype(spec["dtype"])}
+    f64 = {"device": device, "dtype": torch.float64}
     # the step is lr / max(1, s²): a large init has an s²-times steeper loss
     rows = []
     for j, s in enumerate(scales):
@@ -58,10 +62,10 @@ def run_teacher_regimes(
             checkpoint=checkpoint.part(f"scale{j}") if checkpoint else None,
             loss_scale=lin,
         )
-        W, c, b = (res.state[k][:, 0] for k in ("W", "c", "b"))
-        f = chain.student_net(W.to(**to), c.to(**to), b.to(**to), "tanh")
+        W, c, b = (res.state[k][:, 0].to(torch.float64) for k in ("W", "c", "b"))
+        f = chain.student_net(W.to(**f64), c.to(**f64), b.to(**f64), "tanh")
         with torch.no_grad():
-            err = ((f(Xt.to(**to)) - yt.to(**to)) ** 2).mean(1) / (yt.to(**to) ** 2).mean(1)
+            err = ((f(Xt.to(**f64)) - yt.to(**f64)) ** 2).mean(1) / (yt.to(**f64) ** 2).mean(1)
         for i in range(T):
             Wi = W[i].numpy()
             ok = bool(np.isfinite(Wi).all())
@@ -74,8 +78,8 @@ def run_teacher_regimes(
                     "init_scale": s,
                     "tol_loss": float(spec["tol_loss"]),
                     "linear_residual": float(lin[i]),
-                    "unfit_share": res.loss[i, 0],
-                    "train_loss": res.loss[i, 0] * float(lin[i]),
+                    "unfit_share": float(res.loss[i, 0]),
+                    "train_loss": float(res.loss[i, 0]) * float(lin[i]),
                     "steps": int(res.steps[i, 0]),
                     "status": engine.STATUS[res.status[i, 0]],
                     "test_rel_mse": float(err[i]) if ok else math.nan,
@@ -124,10 +128,11 @@ def train_digits(
     seed: int,
     checkpoint=None,
     progress: bool = False,
+    dtype: torch.dtype = torch.float64,
 ) -> dict[str, torch.Tensor]:
     """Full-batch GD on the cross-entropy of ReLU MLPs, rows = ``seeds`` initializations, cells
-    = init ``scales`` (fan-in Gaussian weights times the scale, zero biases), one engine run
-    (resumable with ``checkpoint``)."""
+    = init ``scales`` (fan-in Gaussian weights times the scale, zero biases, drawn in float64
+    whatever ``dtype`` the training runs in), one engine run (resumable with ``checkpoint``)."""
     from iloco.core import engine
 
     g = torch.Generator().manual_seed(seed)
@@ -145,7 +150,8 @@ def train_digits(
         "b2": torch.zeros(R, C, hidden, dtype=torch.float64),
         "b3": torch.zeros(R, C, 10, dtype=torch.float64),
     }
-    p = {k: v.clone() for k, v in p.items()}
+    p = {k: v.to(dtype).clone() for k, v in p.items()}
+    Xtr = Xtr.to(dtype)
     names = sorted(p)
     state = {**p, "idx": ytr.expand(R, -1).clone()}
 
@@ -174,7 +180,11 @@ def run_digits(spec: dict, seed: int, progress: bool = False, checkpoint=None) -
     kept, plus the singular values of W1 and W2 (rows with k = 0 hold the spectra)."""
     Xtr, ytr, Xte, yte = digits_data(spec["test_fraction"], seed)
     scales, lr = spec["init_scales"], spec["lr"]
-    p = train_digits(Xtr, ytr, spec["hidden"], scales, spec["seeds"], lr, spec["steps"], seed, checkpoint, progress)
+    dtype = resolve_dtype(spec["dtype"])
+    p = train_digits(
+        Xtr, ytr, spec["hidden"], scales, spec["seeds"], lr, spec["steps"], seed, checkpoint, progress, dtype
+    )
+    p = {k: v.to(torch.float64) for k, v in p.items()}
     h = spec["hidden"]
     rows = []
     full = {"W1": 64 * h, "W2": h * h, "W3": h * 10}
